@@ -1,0 +1,92 @@
+"""The app factory: blueprints, the request id, and the one place errors become HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+
+from flask import Flask, Response, g
+from werkzeug.exceptions import HTTPException
+
+from openapi import API_SPEC_PATH, load_api_spec
+
+from ..config import MockConfig
+from ..core.errors import (
+    ApiError,
+    FieldError,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+)
+from ..core.store import Store
+from . import admin, api
+from .responses import problem_response
+from .state import EXTENSION, MockState, get_state
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: MockConfig | None = None, store: Store | None = None) -> Flask:
+    """A mock of the v1beta API over its own in-memory state (the seed unless `store`)."""
+    config = config or MockConfig()
+    app = Flask(__name__)
+    app.extensions[EXTENSION] = MockState(config, store)
+    app.register_blueprint(api.bp)
+    if config.admin:
+        app.register_blueprint(admin.bp)
+    app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml, provide_automatic_options=False)
+    app.add_url_rule("/openapi.json", "spec_json", _spec_json, provide_automatic_options=False)
+    app.before_request(_assign_request_id)
+    app.after_request(_stamp_headers)
+    app.register_error_handler(ApiError, problem_response)
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(Exception, _unexpected)
+    return app
+
+
+def _assign_request_id() -> None:
+    g.request_id = "req_" + secrets.token_hex(12)
+
+
+def _stamp_headers(response: Response) -> Response:
+    """R12: every answer carries X-Request-Id; R7: every invite answer carries RateLimit-*."""
+    response.headers["X-Request-Id"] = g.get("request_id") or "req_unassigned"
+    avatar_id = g.get("rate_limited_avatar")
+    if avatar_id is not None:
+        window = get_state().service.rate_limit(avatar_id)
+        response.headers["RateLimit-Limit"] = str(window.limit)
+        response.headers["RateLimit-Remaining"] = str(window.remaining)
+        response.headers["RateLimit-Reset"] = str(window.reset)
+    return response
+
+
+def _http_exception(exc: HTTPException) -> Response:
+    """Werkzeug's own refusals (routing, size) as problem details, never HTML."""
+    error: ApiError
+    if exc.code == 404:
+        error = NotFound("There is no such path.")
+    elif exc.code == 405:
+        error = MethodNotAllowed(sorted(getattr(exc, "valid_methods", None) or []))
+    elif exc.code == 413:
+        error = PayloadTooLarge(f"The body is over {get_state().config.max_body_bytes} bytes.")
+    else:
+        detail = exc.description or "Bad request."
+        error = InvalidRequest(detail, [FieldError("", detail)])
+    return problem_response(error)
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.exception("unexpected error", exc_info=exc)
+    return problem_response(InternalError())
+
+
+def _spec_yaml() -> Response:
+    """The spec, served verbatim."""
+    return Response(API_SPEC_PATH.read_bytes(), mimetype="application/yaml")
+
+
+def _spec_json() -> Response:
+    return Response(json.dumps(load_api_spec(), ensure_ascii=False), mimetype="application/json")

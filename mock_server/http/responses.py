@@ -1,0 +1,38 @@
+"""Serialising answers: JSON, problem+json, and reading JSON bodies safely."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, g, request
+
+from ..core.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
+from ..problems import PROBLEM_JSON
+from ..validation import parse_json
+from .state import get_state
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status=status, headers=headers, mimetype="application/json")
+
+
+def problem_response(error: ApiError) -> Response:
+    problems = get_state().problems
+    text = json.dumps(problems.body(error, g.request_id), ensure_ascii=False)
+    return Response(
+        text, status=error.status, headers=problems.headers(error), content_type=PROBLEM_JSON
+    )
+
+
+def json_body() -> Any:
+    """The request's JSON body; raises 415, 413 or 400 as problem details, never a 5xx."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+    limit = get_state().config.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"The body is over {limit} bytes.")
+    # Werkzeug's max_content_length also stops chunked bodies without a Content-Length.
+    request.max_content_length = limit
+    return parse_json(request.get_data(cache=True))

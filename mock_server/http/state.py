@@ -1,0 +1,65 @@
+"""The one explicit, resettable state object of an app, kept in app.extensions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from flask import current_app
+
+from ..config import MockConfig
+from ..core.clock import VirtualClock
+from ..core.seed import load_seed
+from ..core.service import Limits, MemberService
+from ..core.store import Store
+from ..faults import CATALOGUE, build
+from ..problems import ProblemRenderer
+from ..validation import SpecSchemas
+
+EXTENSION = "maxgood"
+
+
+class MockState:
+    """The store, its seed, the clock and the active faults, behind one lock."""
+
+    def __init__(self, config: MockConfig, store: Store | None = None) -> None:
+        self.config = config
+        self.lock = threading.RLock()
+        self.clock = VirtualClock()
+        self.schemas = SpecSchemas()
+        self.limits = Limits(
+            seat_limits=dict(config.seat_limits),
+            invites_per_hour=config.invites_per_hour,
+            safety_cap_per_hour=config.safety_cap_per_hour,
+        )
+        self.store = store if store is not None else load_seed(config.seed, _email_key)
+        self.seed = self.store.snapshot()
+        self.set_faults(config.faults)
+
+    def set_faults(self, names: Iterable[str]) -> None:
+        """Switch the named faults on (and every other off); unknown names raise KeyError."""
+        names = tuple(dict.fromkeys(names))
+        unknown = [n for n in names if n not in CATALOGUE]
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        with self.lock:
+            self.faults = names
+            self.service: MemberService = build(
+                MemberService, names, self.store, self.clock, self.limits, self.schemas
+            )
+            self.problems: ProblemRenderer = build(ProblemRenderer, names)
+
+    def reset(self) -> None:
+        """Back to the seed, the real time, and the faults configured at start."""
+        with self.lock, self.store.lock:
+            self.store.restore(self.seed)
+            self.clock.reset()
+            self.set_faults(self.config.faults)
+
+
+def get_state() -> MockState:
+    return current_app.extensions[EXTENSION]
+
+
+def _email_key(email: str) -> str:
+    return MemberService.email_key(None, email)  # type: ignore[arg-type]
