@@ -13,7 +13,7 @@ import hmac
 import secrets
 import threading
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 AVATAR_TYPES = ("essential", "enterprise")
@@ -196,7 +196,8 @@ def format_instant(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with microseconds, so updated_at visibly moves forward (R5)."""
     if value is None:
         return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat pads the year to four digits, where strftime("%Y") would not below 1000.
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_instant(value: str | None) -> datetime | None:
