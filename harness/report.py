@@ -1,4 +1,4 @@
-"""What a suite run found: findings naming rules, how often each rule was exercised, requests sent."""
+"""What a suite run found: findings naming rules, how often each rule ran, requests sent."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Finding:
-    """One broken rule: which, what was seen, and the exchange(s) that show it (curl, key redacted)."""
+    """One broken rule: which, what was seen, and the exchanges that show it (curl, no key)."""
 
     rule: str
     suite: str

@@ -21,7 +21,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--seed", type=Path, help="a YAML seed file (default: two Avatars)")
     parser.add_argument(
-        "--fault", action="append", default=[], choices=sorted(CATALOGUE), metavar="NAME",
+        "--fault",
+        action="append",
+        default=[],
+        choices=sorted(CATALOGUE),
+        metavar="NAME",
         help="switch on an injectable fault (repeatable; see --list-faults)",
     )
     parser.add_argument("--list-faults", action="store_true", help="print the faults and exit")

@@ -1,18 +1,19 @@
 """The catalogue of injectable faults: each breaks exactly one rule, in a few lines, here only.
 
-A fault replaces one method of MemberService (or of ProblemRenderer) with a wrapper that receives the correct method
-(`original`) and bends its behaviour. `build` makes an instance with the active faults
-applied, so the correct path in `core/` reads clean and the project's tests can prove that the
-suites catch each fault by the rule it breaks.
+A fault replaces one method of MemberService (or of ProblemRenderer) with a wrapper that
+receives the correct method (`original`) and bends its behaviour. `build` makes an instance
+with the active faults applied, so the correct path in `core/` reads clean and the project's
+tests can prove that the suites catch each fault by the rule it breaks.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core.errors import AlreadyMember, NotFound, ReadOnlyField
+from .core.errors import AlreadyMember, ApiError, NotFound, ReadOnlyField
 from .core.service import MEMBERSHIP_DEFAULTS, Invited, MemberService
 from .core.store import ACTIVE, REMOVED, Membership
 from .problems import ProblemRenderer
@@ -51,7 +52,9 @@ def build(target: type, active: Iterable[str], *args: Any) -> Any:
     for name in active:
         found = CATALOGUE[name]
         if found.target is target:
-            overrides[found.method] = _chain(found.method, found.wrapper, overrides.get(found.method))
+            overrides[found.method] = _chain(
+                found.method, found.wrapper, overrides.get(found.method)
+            )
     if not overrides:
         return target(*args)
     return type(f"Faulty{target.__name__}", (target,), overrides)(*args)
@@ -157,7 +160,9 @@ def _email_case_sensitive(self: MemberService, original: Wrapper, email: str) ->
 # -- R4, R5, R11 PUT ---------------------------------------------------------------------------
 
 
-@fault("put_applies_name", "R4", "PUT applies a profile name instead of answering 422", "update_member")
+@fault(
+    "put_applies_name", "R4", "PUT applies a profile name instead of answering 422", "update_member"
+)
 def _put_applies_name(
     self: MemberService, original: Wrapper, avatar_id: str, user_id: str, body: Any
 ) -> Any:
@@ -200,10 +205,9 @@ def _refused_put_applies_field(
     except ReadOnlyField:
         allowed = {k: v for k, v in body.items() if k in MEMBERSHIP_DEFAULTS}
         if allowed:
-            try:
+            # The fault applies what it can, then refuses all the same.
+            with contextlib.suppress(ApiError):
                 original(avatar_id, user_id, allowed)
-            except Exception:  # noqa: BLE001 - the fault applies what it can, then refuses
-                pass
         raise
 
 
@@ -385,5 +389,3 @@ def describe(active: Iterable[str] = ()) -> list[dict[str, object]]:
         {"name": f.name, "rule": f.rule, "description": f.description, "active": f.name in on}
         for f in CATALOGUE.values()
     ]
-
-

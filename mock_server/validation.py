@@ -94,7 +94,11 @@ class SpecSchemas:
         if size > self.max_structured_bytes:
             raise InvalidRequest(
                 "structured_data is too large.",
-                [FieldError(pointer, f"{size} bytes as compact JSON, over {self.max_structured_bytes}")],
+                [
+                    FieldError(
+                        pointer, f"{size} bytes as compact JSON, over {self.max_structured_bytes}"
+                    )
+                ],
             )
 
     def _validate(self, validator: Any, body: Any, detail: str) -> None:

@@ -51,7 +51,9 @@ def decode(cursor: str, avatar_id: str, secret: bytes) -> Position:
     if not hmac.compare_digest(signature, _sign(payload, avatar_id, secret)):
         raise InvalidCursor()
     joined_at, user_id, walk_started = json.loads(payload)
-    return Position(datetime.fromisoformat(joined_at), user_id, datetime.fromisoformat(walk_started))
+    return Position(
+        datetime.fromisoformat(joined_at), user_id, datetime.fromisoformat(walk_started)
+    )
 
 
 def _sign(payload: bytes, avatar_id: str, secret: bytes) -> bytes:

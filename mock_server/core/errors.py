@@ -1,22 +1,22 @@
 """Every refusal the API can give, as one exception hierarchy mapped to HTTP in one place.
 
-    ApiError
-     ├── InvalidRequest            400 invalid_request   (+ errors[])
-     │    └── InvalidCursor        400 invalid_cursor    (R10)
-     ├── Unauthenticated           401 unauthenticated   (R13, + WWW-Authenticate)
-     ├── SeatLimitReached          403 seat_limit_reached (R7)
-     ├── NotFound                  404 not_found         (no such path)
-     │    └── UserNotFound         404 user_not_found    (R1)
-     ├── MethodNotAllowed          405 method_not_allowed (+ Allow)
-     ├── AlreadyMember             409 already_member    (R8)
-     ├── OwnerProtected            409 owner_protected   (R9)
-     ├── PayloadTooLarge           413 payload_too_large
-     ├── UnsupportedMediaType      415 unsupported_media_type
-     ├── ReadOnlyField             422 read_only_field   (R4, + fields[])
-     ├── TooManyInvites            429                   (R7, + Retry-After)
-     │    ├── InviteRateLimited    429 invite_rate_limited
-     │    └── InviteSafetyCapReached 429 invite_safety_cap_reached
-     └── InternalError             500 internal_error
+ApiError
+ ├── InvalidRequest            400 invalid_request   (+ errors[])
+ │    └── InvalidCursor        400 invalid_cursor    (R10)
+ ├── Unauthenticated           401 unauthenticated   (R13, + WWW-Authenticate)
+ ├── SeatLimitReached          403 seat_limit_reached (R7)
+ ├── NotFound                  404 not_found         (no such path)
+ │    └── UserNotFound         404 user_not_found    (R1)
+ ├── MethodNotAllowed          405 method_not_allowed (+ Allow)
+ ├── AlreadyMember             409 already_member    (R8)
+ ├── OwnerProtected            409 owner_protected   (R9)
+ ├── PayloadTooLarge           413 payload_too_large
+ ├── UnsupportedMediaType      415 unsupported_media_type
+ ├── ReadOnlyField             422 read_only_field   (R4, + fields[])
+ ├── TooManyInvites            429                   (R7, + Retry-After)
+ │    ├── InviteRateLimited    429 invite_rate_limited
+ │    └── InviteSafetyCapReached 429 invite_safety_cap_reached
+ └── InternalError             500 internal_error
 """
 
 from __future__ import annotations

@@ -138,7 +138,9 @@ class Store:
         with self.lock:
             return {
                 "avatars": [asdict(a) for a in sorted(self.avatars.values(), key=_by("avatar_id"))],
-                "users": [_jsonable(asdict(u)) for u in sorted(self.users.values(), key=_by("user_id"))],
+                "users": [
+                    _jsonable(asdict(u)) for u in sorted(self.users.values(), key=_by("user_id"))
+                ],
                 "memberships": [
                     _jsonable(asdict(m))
                     for _, m in sorted(self.memberships.items(), key=lambda item: item[0])
