@@ -1,0 +1,329 @@
+"""Bad input at the HTTP edge: never a 5xx, always a problem detail, never a change of state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from .conftest import NEVER_ISSUED_ID, Admin, Api, assert_refused
+
+MAX_BODY = 64 * 1024
+
+
+def compact_size(value: Any) -> int:
+    """Bytes of a JSON value as compact UTF-8 JSON, the measure of structured_data."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """An object `depth` levels deep, the object itself being level 1."""
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"d": value}
+    return value
+
+
+# --- Malformed JSON ---------------------------------------------------------------------
+
+MALFORMED = [
+    b"",
+    b"{",
+    b"{'email': 'single@example.com'}",
+    b'{"email": "a@example.com",}',
+    b'{"email": "a@example.com"} trailing',
+    b"\xff\xfe{\x00}\x00",
+    b'{"email": "caf\xe9@example.com"}',  # Latin-1, not UTF-8
+    b'{"email": "a@example.com", "membership": {"structured_data": {"x": NaN}}}',
+    b'{"email": "a@example.com", "membership": {"structured_data": {"x": Infinity}}}',
+    b"[" * 50_000,  # deep enough to break a recursive parser
+    b"null",
+    b"[]",
+    b'"a@example.com"',
+    b"42",
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED, ids=lambda b: repr(b[:30]))
+@pytest.mark.parametrize("operation", ["invite", "update"])
+def test_malformed_json_answers_400_invalid_request_and_changes_nothing(
+    api_a: Api, admin: Admin, seed: Any, operation: str, body: bytes
+) -> None:
+    # Given the seeded state
+    state = admin.state()
+    # When a body that is not a valid JSON object of the operation is sent
+    method, path = ("POST", "/users") if operation == "invite" else ("PUT", f"/users/{seed.shared_id}")
+    answer = api_a.call(method, path, data=body, content_type="application/json")
+    # Then it answers 400 invalid_request (never a 5xx), and nothing changed
+    assert_refused(answer, 400, "invalid_request")
+    admin.assert_unchanged(state)
+
+
+# --- Media types ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/xml"],
+)
+@pytest.mark.parametrize("operation", ["invite", "update"])
+def test_a_body_that_is_not_json_answers_415_unsupported_media_type(
+    api_a: Api, admin: Admin, seed: Any, operation: str, content_type: str | None
+) -> None:
+    # Given the seeded state
+    state = admin.state()
+    # When a valid JSON body is sent with a content type that is not JSON, or none
+    method, path, body = (
+        ("POST", "/users", {"email": "typed@example.com"})
+        if operation == "invite"
+        else ("PUT", f"/users/{seed.shared_id}", {"notes": "typed"})
+    )
+    answer = api_a.call(method, path, data=json.dumps(body), content_type=content_type)
+    # Then it answers 415 unsupported_media_type, and nothing changed
+    assert_refused(answer, 415, "unsupported_media_type")
+    admin.assert_unchanged(state)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8"]
+)
+def test_json_with_parameters_or_another_case_is_json(api_a: Api, content_type: str) -> None:
+    # Given an invite body
+    # When it is sent as application/json with a charset, or in another case
+    answer = api_a.call(
+        "POST", "/users", data=json.dumps({"email": "cs@example.com"}), content_type=content_type
+    )
+    # Then it is accepted
+    assert answer.status_code == 201
+
+
+# --- Body size --------------------------------------------------------------------------
+
+
+def padded(body: dict[str, Any], size: int) -> bytes:
+    """The JSON body padded with trailing whitespace to exactly size bytes."""
+    raw = json.dumps(body).encode()
+    assert len(raw) <= size
+    return raw + b" " * (size - len(raw))
+
+
+@pytest.mark.parametrize("operation", ["invite", "update"])
+def test_a_body_of_exactly_64_kib_is_read_and_one_byte_more_answers_413(
+    api_a: Api, admin: Admin, seed: Any, operation: str
+) -> None:
+    # Given a valid body padded to exactly 64 KiB
+    method, path, body = (
+        ("POST", "/users", {"email": "big@example.com"})
+        if operation == "invite"
+        else ("PUT", f"/users/{seed.shared_id}", {"notes": "big"})
+    )
+    # When it is sent one byte too large
+    state = admin.state()
+    too_large = api_a.call(method, path, data=padded(body, MAX_BODY + 1), content_type="application/json")
+    # Then it answers 413 payload_too_large, and nothing changed
+    assert_refused(too_large, 413, "payload_too_large")
+    admin.assert_unchanged(state)
+    # When it is sent at exactly the limit
+    fits = api_a.call(method, path, data=padded(body, MAX_BODY), content_type="application/json")
+    # Then it is read
+    assert fits.status_code in (200, 201)
+
+
+@pytest.mark.mock_config(max_body_bytes=1024)
+def test_the_body_limit_is_configurable(api_a: Api) -> None:
+    # Given a mock with a 1 KiB body limit
+    # When a 1025-byte invite is sent
+    answer = api_a.call(
+        "POST", "/users", data=padded({"email": "k@example.com"}, 1025), content_type="application/json"
+    )
+    # Then it answers 413
+    assert_refused(answer, 413, "payload_too_large")
+
+
+def test_a_huge_body_that_is_not_json_answers_413_or_415(api_a: Api, admin: Admin) -> None:
+    # Given the seeded state
+    state = admin.state()
+    # When a megabyte of text is sent (which of 413 and 415 wins may differ)
+    answer = api_a.call("POST", "/users", data=b"x" * (1 << 20), content_type="text/plain")
+    # Then it is refused with either, and nothing changed
+    assert answer.status_code in (413, 415)
+    admin.assert_unchanged(state)
+
+
+# --- structured_data limits -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("structured_data", "accepted"),
+    [
+        (nested(8), True),
+        (nested(9), False),
+        ({"list": [[[[[[["seven levels below the object"]]]]]]]}, True),
+        ({"list": [[[[[[[["eight levels below the object"]]]]]]]]}, False),
+        ({"k": "x" * (8192 - compact_size({"k": ""}))}, True),
+        ({"k": "x" * (8193 - compact_size({"k": ""}))}, False),
+        ({"k": "é" * ((8192 - compact_size({"k": ""})) // 2)}, True),  # 2 bytes each in UTF-8
+        ({"k": "é" * ((8192 - compact_size({"k": ""})) // 2 + 1)}, False),
+    ],
+    ids=["depth-8", "depth-9", "array-depth-8", "array-depth-9", "8192-bytes", "8193-bytes",
+         "8192-bytes-utf8", "8194-bytes-utf8"],
+)
+@pytest.mark.parametrize("operation", ["invite", "update"])
+def test_structured_data_deeper_than_8_or_larger_than_8_kib_answers_400(
+    api_a: Api,
+    admin: Admin,
+    seed: Any,
+    operation: str,
+    structured_data: dict[str, Any],
+    accepted: bool,
+) -> None:
+    # Given structured_data at or just over a limit
+    state = admin.state()
+    # When it is sent in an invite or an update
+    if operation == "invite":
+        answer = api_a.invite("data@example.com", membership={"structured_data": structured_data})
+        pointer = "/membership/structured_data"
+    else:
+        answer = api_a.put(seed.shared_id, {"structured_data": structured_data})
+        pointer = "/structured_data"
+    # Then at the limit it is stored whole; over it, 400 pointing at it and nothing changed
+    if accepted:
+        assert answer.status_code in (200, 201), answer.get_data(as_text=True)[:300]
+        shown = answer.json["member"] if operation == "invite" else answer.json
+        assert shown["membership"]["structured_data"] == structured_data
+    else:
+        errors = assert_refused(answer, 400, "invalid_request")["errors"]
+        assert any(e["pointer"].startswith(pointer) for e in errors), errors
+        admin.assert_unchanged(state)
+
+
+# --- Odd Unicode ------------------------------------------------------------------------
+
+ODD_TEXT = [
+    "🦄 Unicorn Üñíçødé",
+    "مريم الحسيني",  # right to left
+    "\u202eevil\u202c override",  # bidi controls
+    "e\u0301\u0301 combining",
+    "zero\u200bwidth",
+    "NUL \u0000 inside",
+    "𝕳𝖎𝖌𝖍 plane",
+    "\ufeffBOM first",
+]
+
+
+@pytest.mark.parametrize("text", ODD_TEXT, ids=lambda t: t.encode("unicode_escape").decode()[:20])
+def test_odd_unicode_round_trips_exactly(api_a: Api, text: str) -> None:
+    # Given text with emoji, right-to-left script, controls or NUL
+    # When it is sent as a name, notes and structured data
+    answer = api_a.invite(
+        "unicode@example.com",
+        profile={"name": text},
+        membership={"notes": text, "structured_data": {text: [text]}},
+    )
+    # Then it is stored and answered exactly as sent (or refused as 400, never a 5xx)
+    assert answer.status_code in (201, 400)
+    if answer.status_code == 201:
+        member = api_a.get(answer.json["member"]["user_id"]).json
+        assert member["profile"]["name"] == text
+        assert member["membership"]["notes"] == text
+        assert member["membership"]["structured_data"] == {text: [text]}
+
+
+def test_a_lone_surrogate_is_refused_or_kept_never_a_5xx(api_a: Api) -> None:
+    # Given notes holding an escaped lone surrogate (grammatical JSON, but no Unicode text)
+    body = b'{"email": "surrogate@example.com", "membership": {"notes": "a\\ud800b"}}'
+    # When it is sent
+    with api_a.client.unchecked():
+        answer = api_a.call("POST", "/users", data=body, content_type="application/json")
+        listed = api_a.list(limit=100)
+    # Then it is refused as 400 or stored, and A's list still answers
+    assert answer.status_code in (201, 400), answer.status_code
+    assert listed.status_code == 200, f"the list answers {listed.status_code} afterwards"
+
+
+def test_a_long_name_counts_characters_not_bytes(api_a: Api) -> None:
+    # Given a name of 200 emoji (800 bytes in UTF-8)
+    # When it is sent
+    answer = api_a.invite("emoji@example.com", profile={"name": "🦄" * 200})
+    # Then it fits the 200-character limit
+    assert answer.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["name+tag@sub.example.com", "o'brien@example.ie", "x@example.co.uk", "first.last@example.com"],
+)
+def test_ordinary_addresses_are_accepted(api_a: Api, email: str) -> None:
+    # Given an ordinary address
+    # When it is invited
+    # Then it is accepted as sent
+    assert api_a.invite_ok(email)["member"]["profile"]["email"] == email
+
+
+# --- Unknown paths and methods ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/v1beta",
+        "/v1beta/",
+        "/v1beta/members",
+        "/v1beta/users/",
+        f"/v1beta/users/{NEVER_ISSUED_ID}/memberships",
+        "/v2/users",
+        "/v1beta/users/%00",
+        "/favicon.ico",
+    ],
+)
+def test_unknown_paths_answer_404_not_found(api_a: Api, admin: Admin, path: str) -> None:
+    # Given the seeded state
+    state = admin.state()
+    # When a path the API does not have is asked for, with a valid key
+    answer = api_a.client.get(path, headers={"Authorization": f"Bearer {api_a.key}"})
+    # Then it answers 404 not_found as a problem detail, and nothing changed
+    if path == "/v1beta/users/%00":
+        assert answer.status_code == 404  # an id no member has: user_not_found also fits
+    else:
+        assert_refused(answer, 404, "not_found")
+    admin.assert_unchanged(state)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PATCH", "/v1beta/users", {"GET", "POST"}),
+        ("PUT", "/v1beta/users", {"GET", "POST"}),
+        ("DELETE", "/v1beta/users", {"GET", "POST"}),
+        ("PATCH", f"/v1beta/users/{NEVER_ISSUED_ID}", {"GET", "PUT", "DELETE"}),
+        ("POST", f"/v1beta/users/{NEVER_ISSUED_ID}", {"GET", "PUT", "DELETE"}),
+    ],
+)
+def test_unknown_methods_answer_405_method_not_allowed_with_allow(
+    api_a: Api, admin: Admin, method: str, path: str, allowed: set[str]
+) -> None:
+    # Given the seeded state
+    state = admin.state()
+    # When a method the path does not have is used
+    answer = api_a.client.open(
+        path,
+        method=method,
+        json={"notes": "x"},
+        headers={"Authorization": f"Bearer {api_a.key}"},
+    )
+    # Then it answers 405 method_not_allowed, Allow naming the path's methods, nothing changed
+    assert_refused(answer, 405, "method_not_allowed")
+    offered = {m.strip() for m in answer.headers["Allow"].split(",")}
+    assert allowed <= offered
+    assert method not in offered
+    admin.assert_unchanged(state)
+
+
+def test_an_unknown_user_id_of_odd_shape_answers_404(api_a: Api) -> None:
+    # Given ids no member has: too long, odd characters
+    for user_id in ["u" * 65, "usr_%F0%9F%A6%84", "..", "usr_01%20x"]:
+        # When A reads them
+        # Then each answers 404 user_not_found
+        assert_refused(api_a.get(user_id), 404, "user_not_found")
