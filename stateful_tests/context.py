@@ -1,0 +1,134 @@
+"""What one stateful run knows about its target, shared by every example of the run.
+
+The clients, the members listed before the run (never written, left as they were), fresh emails,
+the limits known or learned (R7), the invite budget, and the counts that go into the report.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import unittest
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from harness.client import ApiClient
+from harness.target import Target
+
+from .model import AVATARS
+
+EMAIL_TEMPLATE_ENV = "MAXGOOD_EMAIL_TEMPLATE"
+DEFAULT_EMAIL_TEMPLATE = "qa+{token}@example.com"
+# The embedded mock's clock moves on by a little over the rolling hour before each example, so
+# every example starts with empty invite windows (R7) and replays identically while shrinking.
+CLOCK_STEP_SECONDS = 3601
+
+
+class BudgetSpent(unittest.SkipTest):
+    """The run's invite budget cannot pay for another example; Hypothesis stops, no failure."""
+
+
+class EmailFactory:
+    """Fresh addresses from MAXGOOD_EMAIL_TEMPLATE: a server keeps every user ever invited."""
+
+    def __init__(self, template: str | None = None) -> None:
+        self.template = template or os.environ.get(EMAIL_TEMPLATE_ENV) or DEFAULT_EMAIL_TEMPLATE
+        if "{token}" not in self.template:
+            raise ValueError(f"{EMAIL_TEMPLATE_ENV} must contain {{token}}: {self.template!r}")
+        self.run = secrets.token_hex(3)
+        self.count = 0
+
+    def fresh(self) -> str:
+        self.count += 1
+        return self.template.format(token=f"st{self.run}n{self.count}")
+
+
+@dataclass
+class RateWindow:
+    """The last RateLimit-* headers seen for one Avatar, and when (R7)."""
+
+    limit: int
+    remaining: int
+    reset: int
+    seen_at: float
+
+    def still_current(self) -> bool:
+        """True while no invite can have left the rolling window since these headers."""
+        return self.reset == 0 or time.monotonic() - self.seen_at < self.reset - 1
+
+
+@dataclass
+class RunContext:
+    """One run against one target; every example of the run shares it."""
+
+    target: Target
+    clients: dict[str, ApiClient]
+    baseline: dict[str, list[dict[str, Any]]]  # avatar -> members listed before the run
+    seat_limits: dict[str, int | None]  # avatar -> seat limit, when known (R7)
+    emails: EmailFactory = field(default_factory=EmailFactory)
+    invite_budget: int | None = None  # successful invites the run may spend; None: no limit
+    invites_per_example: int | None = None
+    allow_bursts: bool = False  # invite until refused: only where the clock can be moved
+    exercised: Counter[str] = field(default_factory=Counter)
+    invites_used: int = 0
+    failing: bool = False  # a failure is being shrunk or replayed: let it finish
+    learned_seat_limits: dict[str, int] = field(default_factory=dict)
+    rate: dict[str, RateWindow] = field(default_factory=dict)
+    starting_export: dict[str, Any] | None = None  # the embedded mock's state, to restore
+    admin: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def avatars(self) -> tuple[str, ...]:
+        return tuple(a for a in AVATARS if a in self.clients)
+
+    @property
+    def can_restore(self) -> bool:
+        """Whether a probe that may break a member present before the run can be undone."""
+        return self.starting_export is not None
+
+    @property
+    def requests(self) -> int:
+        return sum(client.requests for client in self.clients.values())
+
+    def seat_limit(self, avatar: str) -> int | None:
+        return self.seat_limits.get(avatar) or self.learned_seat_limits.get(avatar)
+
+    def start_example(self) -> None:
+        """Before each example: enough budget, empty invite windows where possible."""
+        if self.invite_budget is not None and not self.failing:
+            needed = self.invites_per_example or 1
+            if self.invites_used + needed > self.invite_budget:
+                raise BudgetSpent(f"invite budget of {self.invite_budget} spent")
+        if self.target.admin_url is not None:
+            self.admin_call("POST", "/clock/advance", {"seconds": CLOCK_STEP_SECONDS})
+            self.rate.clear()
+        for client in self.clients.values():
+            client.exchanges.clear()
+
+    def restore_starting_state(self) -> None:
+        """Put back the embedded mock's members from before the run (after a destructive bug).
+
+        The clock keeps its current offset: moving it back would let the invites of earlier
+        examples count again (R7).
+        """
+        if self.starting_export is not None:
+            now = self.admin_call("GET", "/state")
+            restored = {**self.starting_export, "clock_offset": now.get("clock_offset", 0)}
+            self.admin_call("PUT", "/state", restored)
+            self.rate.clear()
+
+    def refresh_baseline(self, avatar: str) -> None:
+        """Record again the members of `avatar` present before the run, as they are now."""
+        present = {member["user_id"] for member in self.baseline[avatar]}
+        listed = self.clients[avatar].list_all(100)
+        self.baseline[avatar] = [m for m in listed if m.get("user_id") in present]
+
+    def admin_call(self, method: str, path: str, body: Any = None) -> Any:
+        assert self.target.admin_url is not None
+        answer = self.admin.request(method, self.target.admin_url + path, json=body, timeout=30)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None

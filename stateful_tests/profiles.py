@@ -1,0 +1,57 @@
+"""How hard a stateful run tries, by Hypothesis profile name (HYPOTHESIS_PROFILE=dev|ci|fuzz)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, Phase, settings
+
+
+@dataclass(frozen=True)
+class Effort:
+    """Examples and steps of the model's state machine and of the generic (links) pass."""
+
+    examples: int
+    steps: int
+    generic_examples: int
+    generic_steps: int
+
+
+PROFILES: dict[str, Effort] = {
+    "dev": Effort(examples=15, steps=15, generic_examples=5, generic_steps=6),
+    "ci": Effort(examples=30, steps=20, generic_examples=10, generic_steps=8),
+    # fuzz repeats batches of this size, each with the next seed, until the time budget ends.
+    "fuzz": Effort(examples=100, steps=40, generic_examples=40, generic_steps=12),
+}
+DEFAULT_PROFILE = "ci"
+DEFAULT_FUZZ_SECONDS = 120.0
+
+for _name, _effort in PROFILES.items():
+    settings.register_profile(
+        _name,
+        max_examples=_effort.examples,
+        stateful_step_count=_effort.steps,
+        deadline=None,
+        database=None,
+        print_blob=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
+
+def chosen_profile(name: str | None = None) -> str:
+    """The named profile, else HYPOTHESIS_PROFILE, else ci."""
+    chosen = name or os.environ.get("HYPOTHESIS_PROFILE") or DEFAULT_PROFILE
+    if chosen not in PROFILES:
+        raise ValueError(f"unknown profile {chosen!r}; choose one of {sorted(PROFILES)}")
+    return chosen
+
+
+def machine_settings(name: str, *, examples: int | None = None, shrink: bool = True) -> settings:
+    """The profile's Hypothesis settings; no shrinking where every replay spends real invites."""
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
+    return settings(
+        settings.get_profile(name),
+        max_examples=examples or PROFILES[name].examples,
+        phases=phases,
+    )

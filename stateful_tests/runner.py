@@ -1,0 +1,222 @@
+"""Run the stateful suite against a target and report the rules it saw broken.
+
+`run_stateful_suite(target)` records both Avatars' members, runs the model's state machine
+(then, by default, the generic pass over the spec's links) and turns every shrunk failure into
+a Finding naming its rule, with the steps, a curl reproduction (keys redacted) and the seed to
+replay it. Without a target it starts the embedded mock with limits small enough to reach (R7).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import hypothesis
+import requests
+from hypothesis.stateful import run_state_machine_as_test
+
+from harness.client import ApiClient, ApiError
+from harness.report import Finding, SuiteResult
+from harness.rules import RuleViolation
+from harness.target import Target, embedded_mock
+
+from .context import BudgetSpent, EmailFactory, RunContext
+from .generic import run_generic_pass
+from .machine import FRAME_PAGE_LIMIT, TwoAvatars
+from .profiles import DEFAULT_FUZZ_SECONDS, PROFILES, chosen_profile, machine_settings
+
+SUITE = "stateful"
+SEED_ENV = "FUZZ_SEED"
+INVITE_BUDGET_ENV = "MAXGOOD_INVITE_BUDGET"
+DEFAULT_INVITE_BUDGET = 40  # per run, against a server whose invite windows cannot be moved
+INVITES_PER_EXAMPLE = 4
+# The embedded mock this runner starts: limits small enough that an example reaches them (R7).
+STATEFUL_MOCK_SEATS = 9
+STATEFUL_MOCK_CONFIG: dict[str, Any] = {
+    "seat_limits": {"essential": STATEFUL_MOCK_SEATS, "enterprise": STATEFUL_MOCK_SEATS},
+    "invites_per_hour": 15,
+    "safety_cap_per_hour": 100_000,
+}
+# CONTRACT.md, "Mock defaults": what an embedded mock started with its default config enforces.
+MOCK_DEFAULT_SEAT_LIMITS = {"essential": 25, "enterprise": 500}
+CROSS_AVATAR_SKIP = "needs a second Avatar's key (MAXGOOD_API_KEY_B)"
+
+
+class TargetUnusable(RuntimeError):
+    """The target's members cannot even be listed with the keys given."""
+
+
+def run_stateful_suite(
+    target: Target | None = None,
+    *,
+    faults: tuple[str, ...] = (),
+    profile: str | None = None,
+    seed: int | None = None,
+    budget_seconds: float | None = None,
+    seat_limits: dict[str, int] | None = None,
+    generic: bool = True,
+) -> SuiteResult:
+    """Run the stateful suite against `target` (or the embedded mock, with `faults` on).
+
+    profile: dev|ci|fuzz (default HYPOTHESIS_PROFILE, else ci); fuzz repeats until
+    `budget_seconds`. seed: the Hypothesis seed (default FUZZ_SEED, else random; every finding
+    names it). seat_limits: {"A": n, "B": m} where the target's seat limits are known (R7).
+    """
+    if target is None:
+        with embedded_mock(faults, **STATEFUL_MOCK_CONFIG) as started:
+            known = {"A": STATEFUL_MOCK_SEATS, "B": STATEFUL_MOCK_SEATS}
+            return run_stateful_suite(
+                started,
+                profile=profile,
+                seed=seed,
+                budget_seconds=budget_seconds,
+                seat_limits=seat_limits or known,
+                generic=generic,
+            )
+    if faults:
+        raise ValueError("faults apply only to the embedded mock this runner starts (target=None)")
+    name = chosen_profile(profile)
+    first_seed = _seed(seed)
+    started_at = time.monotonic()
+    ctx = _context(target, seat_limits)
+    result = SuiteResult(suite=SUITE)
+    if not target.has_two_avatars:
+        result.skipped["R14"] = CROSS_AVATAR_SKIP
+    real = target.admin_url is None
+    examples = PROFILES[name].examples
+    if real:
+        examples = min(examples, DEFAULT_INVITE_BUDGET // INVITES_PER_EXAMPLE)
+    deadline = started_at + (budget_seconds or DEFAULT_FUZZ_SECONDS)
+    for batch_seed in _batches(first_seed):
+        machine = type("TwoAvatarsRun", (TwoAvatars,), {"ctx": ctx, "__module__": __name__})
+        settings = machine_settings(name, examples=examples, shrink=not real)
+        spent = _collect(
+            result,
+            lambda m=machine, st=settings, sd=batch_seed: run_state_machine_as_test(
+                hypothesis.seed(sd)(m), settings=st
+            ),
+            ctx,
+            batch_seed,
+            name,
+        )
+        if spent or name != "fuzz" or time.monotonic() >= deadline:
+            break
+    if generic:
+        effort = PROFILES[name]
+        settings = hypothesis.settings(
+            machine_settings(name, examples=effort.generic_examples, shrink=not real),
+            stateful_step_count=effort.generic_steps,
+        )
+        _collect(result, lambda: run_generic_pass(ctx, settings, first_seed), ctx, first_seed, name)
+    result.exercised.update(ctx.exercised)
+    result.requests = ctx.requests
+    result.invites = ctx.invites_used
+    result.seconds = time.monotonic() - started_at
+    return result
+
+
+def _seed(seed: int | None) -> int:
+    if seed is not None:
+        return seed
+    if os.environ.get(SEED_ENV):
+        return int(os.environ[SEED_ENV])
+    return random.SystemRandom().randrange(2**32)
+
+
+def _batches(first_seed: int) -> Iterator[int]:
+    """The seed of each batch: FUZZ_SEED, then FUZZ_SEED + 1, ... (a fuzz run replays exactly)."""
+    batch_seed = first_seed
+    while True:
+        yield batch_seed
+        batch_seed += 1
+
+
+def _context(target: Target, seat_limits: dict[str, int] | None) -> RunContext:
+    """Clients for each key, and the members of each Avatar before the run."""
+    session = requests.Session()
+    clients = {"A": ApiClient(target.base_url, target.key_a, session=session, name="A")}
+    if target.key_b:
+        clients["B"] = ApiClient(target.base_url, target.key_b, session=session, name="B")
+    baseline: dict[str, list[dict[str, Any]]] = {}
+    for avatar, client in clients.items():
+        try:
+            baseline[avatar] = client.list_all(FRAME_PAGE_LIMIT)
+        except ApiError as error:
+            raise TargetUnusable(
+                f"key {avatar} cannot list the members of its Avatar: "
+                f"{error.exchange.status} {error.exchange.text[:300]}"
+            ) from error
+    ctx = RunContext(
+        target=target,
+        clients=clients,
+        baseline=baseline,
+        seat_limits=dict(seat_limits or {}),
+        emails=EmailFactory(),
+    )
+    if target.admin_url is not None:
+        ctx.starting_export = ctx.admin_call("GET", "/state")
+        ctx.allow_bursts = True
+        if seat_limits is None:
+            ctx.seat_limits = _default_mock_seat_limits(ctx)
+    else:
+        ctx.invite_budget = int(os.environ.get(INVITE_BUDGET_ENV) or DEFAULT_INVITE_BUDGET)
+        ctx.invites_per_example = INVITES_PER_EXAMPLE
+    return ctx
+
+
+def _default_mock_seat_limits(ctx: RunContext) -> dict[str, int | None]:
+    """The seat limit of each Avatar of an embedded mock started with the default config."""
+    assert ctx.starting_export is not None
+    types = {a["avatar_id"]: a.get("type") for a in ctx.starting_export.get("avatars", [])}
+    limits: dict[str, int | None] = {}
+    for avatar, members in ctx.baseline.items():
+        avatar_id = members[0]["membership"]["avatar_id"] if members else None
+        limits[avatar] = MOCK_DEFAULT_SEAT_LIMITS.get(types.get(avatar_id) or "")
+    return limits
+
+
+def _collect(result: SuiteResult, run: Any, ctx: RunContext, seed: int, profile: str) -> bool:
+    """Run one pass; add a Finding per rule it saw broken. True when the invite budget ran out."""
+    try:
+        run()
+    except BudgetSpent:
+        return True
+    except BaseException as error:  # noqa: BLE001 - sorted below: violations become findings
+        violations = list(_violations(error))
+        if not violations:
+            raise
+        flaky = isinstance(error, hypothesis.errors.FlakyFailure)
+        seen = result.failed_rules
+        for violation in violations:
+            if violation.rule in seen:
+                continue
+            seen.add(violation.rule)
+            result.findings.append(_finding(violation, seed, profile, flaky))
+    return False
+
+
+def _violations(error: BaseException) -> Iterator[RuleViolation]:
+    if isinstance(error, RuleViolation):
+        yield error
+    elif isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from _violations(inner)
+
+
+def _finding(violation: RuleViolation, seed: int, profile: str, flaky: bool) -> Finding:
+    steps = [note for note in getattr(violation, "__notes__", []) if not note.startswith("Failing")]
+    message = str(violation)
+    if steps:
+        message += "\n\nSteps:\n  " + "\n  ".join(steps)
+    if flaky:
+        message += "\n\n(The failure did not repeat when the steps were run again.)"
+    message += f"\n\nReplay: {SEED_ENV}={seed} HYPOTHESIS_PROFILE={profile}"
+    return Finding(
+        rule=violation.rule,
+        suite=SUITE,
+        message=message,
+        reproduction=getattr(violation, "reproduction", ""),
+    )
