@@ -440,6 +440,11 @@ def by_email(members: list[dict[str, Any]], email: str) -> dict[str, Any]:
 @pytest.fixture
 def seed(api_a: Api, api_b: Api) -> SimpleNamespace:
     """The seeded members as each Avatar sees them."""
+    return read_seed(api_a, api_b)
+
+
+def read_seed(api_a: Api, api_b: Api) -> SimpleNamespace:
+    """The seeded members as each Avatar sees them."""
     members_a = api_a.list_all(limit=100)
     members_b = api_b.list_all(limit=100)
     return SimpleNamespace(

@@ -211,3 +211,32 @@ def test_r3_one_user_per_email_across_many_avatars(api_a: Api, api_b: Api, admin
     }
     # Then there is one user
     assert len(ids) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "x@example.com", "name": "Top-level name"},
+        {"email": "x@example.com", "user_id": "usr_01JD3Q8Z5X9K2M4N6P8R0T2V4W"},
+        {"email": "x@example.com", "profile": {"email": "other@example.com"}},
+        {"email": "x@example.com", "profile": {"created_at": "2020-01-01T00:00:00Z"}},
+        {"email": "x@example.com", "membership": {"is_owner": True}},
+        {"email": "x@example.com", "membership": {"status": "active"}},
+        {"email": "x@example.com", "membership": {"avatar_id": "avt_solo"}},
+        {"email": "x@example.com", "membership": {"joined_at": "2020-01-01T00:00:00Z"}},
+        {"email": "x@example.com", "profile": None},
+        {"email": "x@example.com", "membership": None},
+        {"email": "x@example.com", "membership": {"structured_data": None}},
+        {"email": None},
+        {"profile": {"name": "No email"}},
+    ],
+    ids=lambda b: ",".join(f"{k}={v}" for k, v in b.items() if k != "email")[:40] or "email",
+)
+def test_r2_unknown_or_read_only_fields_anywhere_in_an_invite_answer_400_never_422(
+    api_a: Api, body: dict[str, Any]
+) -> None:
+    # Given an invite body with a field the invite does not take, or a null object
+    # When A sends it
+    answer = api_a.call("POST", "/users", json_body=body)
+    # Then it answers 400 invalid_request: the invite never answers 422
+    assert_refused(answer, 400, "invalid_request")

@@ -14,6 +14,11 @@ MEMBERS_ADDED = 12
 @pytest.fixture
 def crowded_a(api_a: Api, admin: Admin) -> list[str]:
     """A with 12 more members: some joined in the same instant, some a minute apart."""
+    return crowd(api_a, admin)
+
+
+def crowd(api_a: Api, admin: Admin) -> list[str]:
+    """Invite 12 more members into A; the ids of all of A's members, in list order."""
     for i in range(MEMBERS_ADDED):
         if i % 3 == 0:
             admin.advance(60)

@@ -177,6 +177,12 @@ def _case_id(case: Any) -> str:
     return case.values[0] if hasattr(case, "values") else case[0]
 
 
+def case(name: str) -> tuple[str, Setup, Refusal]:
+    """One case of the table, by name."""
+    (found,) = [c for c in CASES if _case_id(c) == name]
+    return tuple(found.values if hasattr(found, "values") else found)  # type: ignore[return-value]
+
+
 @pytest.mark.parametrize(
     ("name", "setup", "refused"),
     CASES,

@@ -58,6 +58,14 @@ ERRORS: list[tuple[str, int, str, Callable[[Api, Api, Any], TestResponse]]] = [
         lambda a, b, s: [a.invite("c1@example.com"), b.invite("c2@example.com"), b.invite("c3@example.com")][-1],
     ),
 ]
+
+
+def error(name: str) -> tuple[int, str, Callable[[Api, Api, Any], TestResponse]]:
+    """One row of the table, by name: status, code, how to provoke it."""
+    (row,) = [row for row in ERRORS if row[0] == name]
+    return row[1:]
+
+
 SMALL_LIMITS = pytest.mark.mock_config(
     seat_limits={"essential": 3, "enterprise": 500}, invites_per_hour=2, safety_cap_per_hour=2
 )

@@ -14,6 +14,11 @@ from .conftest import AVATAR_A, AVATAR_B, NEVER_ISSUED_ID, Api
 @pytest.fixture
 def b_secrets(api_b: Api, seed: Any) -> list[str]:
     """Strings that only B's memberships hold: notes, structured data, its Avatar id."""
+    return keep_private_notes_in_b(api_b, seed)
+
+
+def keep_private_notes_in_b(api_b: Api, seed: Any) -> list[str]:
+    """Give B's memberships private notes and data; the strings only B may see."""
     api_b.put(
         seed.owner_b["user_id"],
         {"notes": "Solo-private: owner note", "structured_data": {"solo_secret": "S-OWNER-77"}},
