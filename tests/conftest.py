@@ -19,7 +19,7 @@ import contextlib
 import functools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -342,7 +342,6 @@ class Admin:
     """The mock's admin surface under /_mock."""
 
     client: CheckedClient
-    configured_faults: tuple[str, ...] = field(default=())
 
     def _ok(self, response: TestResponse, status: int) -> TestResponse:
         assert response.status_code == status, (
@@ -367,9 +366,7 @@ class Admin:
         raise AssertionError(f"R11 Failures change nothing: the state changed at {moved[:10]}")
 
     def put_state(self, state: bytes) -> TestResponse:
-        return self.client.put(
-            ADMIN_PREFIX + "/state", data=state, content_type="application/json"
-        )
+        return self.client.put(ADMIN_PREFIX + "/state", data=state, content_type="application/json")
 
     def new_avatar(
         self,
@@ -389,9 +386,7 @@ class Admin:
 
     def new_platform_user(self, email: str, name: str | None = None) -> str:
         body = {"email": email, "name": name, "role": None, "expertise": None, "locale": None}
-        return self._ok(self.client.post(ADMIN_PREFIX + "/users", json=body), 201).json[
-            "user_id"
-        ]
+        return self._ok(self.client.post(ADMIN_PREFIX + "/users", json=body), 201).json["user_id"]
 
     def advance(self, seconds: float) -> datetime:
         """Move the virtual clock; the new now."""
@@ -427,8 +422,8 @@ def anon(client: CheckedClient) -> Api:
 
 
 @pytest.fixture
-def admin(client: CheckedClient, mock_config: dict[str, Any]) -> Admin:
-    return Admin(client, tuple(mock_config.get("faults", ())))
+def admin(client: CheckedClient) -> Admin:
+    return Admin(client)
 
 
 def by_email(members: list[dict[str, Any]], email: str) -> dict[str, Any]:

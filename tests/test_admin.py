@@ -14,9 +14,7 @@ from mock_server.faults import CATALOGUE
 from .conftest import ADMIN_PREFIX, AVATAR_A, Admin, Api, assert_refused, instant, make_app
 
 
-def test_reset_goes_back_to_the_seed_the_clock_and_the_faults(
-    api_a: Api, admin: Admin
-) -> None:
+def test_reset_goes_back_to_the_seed_the_clock_and_the_faults(api_a: Api, admin: Admin) -> None:
     # Given a changed state, a moved clock and a fault switched on
     seeded = admin.state()
     real = admin.advance(0)

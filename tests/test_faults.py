@@ -26,16 +26,38 @@ from mock_server.faults import CATALOGUE
 
 from . import (
     test_http_edges as edges,
+)
+from . import (
     test_r01_avatar_scope as r01,
+)
+from . import (
     test_r02_r03_identity as r02,
+)
+from . import (
     test_r04_r05_put as r04,
+)
+from . import (
     test_r06_soft_remove as r06,
+)
+from . import (
     test_r07_invite_limits as r07,
+)
+from . import (
     test_r08_r09_conflicts as r08,
+)
+from . import (
     test_r10_pagination as r10,
+)
+from . import (
     test_r11_failures_change_nothing as r11,
+)
+from . import (
     test_r12_problem_details as r12,
+)
+from . import (
     test_r13_authentication as r13,
+)
+from . import (
     test_r14_privacy as r14,
 )
 from .conftest import NEVER_ISSUED_ID, Admin, Api, CheckedClient, make_app, read_seed
@@ -124,9 +146,7 @@ RULE_TESTS: dict[str, RuleTest] = {
         r10.test_r10_following_next_cursor_yields_every_active_member_once_in_order,
         {"limit": 3},
     ),
-    "problem_without_request_id": RuleTest(
-        r12.test_r12_problems_of_one_code_share_type_and_title
-    ),
+    "problem_without_request_id": RuleTest(r12.test_r12_problems_of_one_code_share_type_and_title),
     "user_not_found_wrong_code": RuleTest(
         r12.test_r12_every_error_is_a_problem_detail_with_code_and_request_id,
         dict(zip(("status", "code", "provoke"), r12.error("user-not-found"), strict=True)),

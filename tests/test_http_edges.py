@@ -53,7 +53,9 @@ def test_malformed_json_answers_400_invalid_request_and_changes_nothing(
     # Given the seeded state
     state = admin.state()
     # When a body that is not a valid JSON object of the operation is sent
-    method, path = ("POST", "/users") if operation == "invite" else ("PUT", f"/users/{seed.shared_id}")
+    method, path = (
+        ("POST", "/users") if operation == "invite" else ("PUT", f"/users/{seed.shared_id}")
+    )
     answer = api_a.call(method, path, data=body, content_type="application/json")
     # Then it answers 400 invalid_request (never a 5xx), and nothing changed
     assert_refused(answer, 400, "invalid_request")
@@ -86,7 +88,8 @@ def test_a_body_that_is_not_json_answers_415_unsupported_media_type(
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8"]
+    "content_type",
+    ["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8"],
 )
 def test_json_with_parameters_or_another_case_is_json(api_a: Api, content_type: str) -> None:
     # Given an invite body
@@ -120,7 +123,9 @@ def test_a_body_of_exactly_64_kib_is_read_and_one_byte_more_answers_413(
     )
     # When it is sent one byte too large
     state = admin.state()
-    too_large = api_a.call(method, path, data=padded(body, MAX_BODY + 1), content_type="application/json")
+    too_large = api_a.call(
+        method, path, data=padded(body, MAX_BODY + 1), content_type="application/json"
+    )
     # Then it answers 413 payload_too_large, and nothing changed
     assert_refused(too_large, 413, "payload_too_large")
     admin.assert_unchanged(state)
@@ -135,7 +140,10 @@ def test_the_body_limit_is_configurable(api_a: Api) -> None:
     # Given a mock with a 1 KiB body limit
     # When a 1025-byte invite is sent
     answer = api_a.call(
-        "POST", "/users", data=padded({"email": "k@example.com"}, 1025), content_type="application/json"
+        "POST",
+        "/users",
+        data=padded({"email": "k@example.com"}, 1025),
+        content_type="application/json",
     )
     # Then it answers 413
     assert_refused(answer, 413, "payload_too_large")
@@ -166,8 +174,16 @@ def test_a_huge_body_that_is_not_json_answers_413_or_415(api_a: Api, admin: Admi
         ({"k": "é" * ((8192 - compact_size({"k": ""})) // 2)}, True),  # 2 bytes each in UTF-8
         ({"k": "é" * ((8192 - compact_size({"k": ""})) // 2 + 1)}, False),
     ],
-    ids=["depth-8", "depth-9", "array-depth-8", "array-depth-9", "8192-bytes", "8193-bytes",
-         "8192-bytes-utf8", "8194-bytes-utf8"],
+    ids=[
+        "depth-8",
+        "depth-9",
+        "array-depth-8",
+        "array-depth-9",
+        "8192-bytes",
+        "8193-bytes",
+        "8192-bytes-utf8",
+        "8194-bytes-utf8",
+    ],
 )
 @pytest.mark.parametrize("operation", ["invite", "update"])
 def test_structured_data_deeper_than_8_or_larger_than_8_kib_answers_400(

@@ -182,9 +182,7 @@ def test_r3_a_new_email_is_stored_trimmed(api_a: Api) -> None:
     assert result["member"]["profile"]["email"] == "trimmed@example.com"
 
 
-def test_r3_seeded_mixed_case_email_matches_lower_case(
-    api_a: Api, api_b: Api, seed: Any
-) -> None:
+def test_r3_seeded_mixed_case_email_matches_lower_case(api_a: Api, api_b: Api, seed: Any) -> None:
     # Given the shared user, seeded as Pat.Shared@example.com, a member of A and B
     # When B invites the email in another case
     assert_refused(api_b.invite(SHARED_EMAIL.upper()), 409, "already_member")

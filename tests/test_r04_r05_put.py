@@ -268,7 +268,11 @@ def test_r5_updated_at_never_moves_back_on_quick_updates(
     stamps = [instant(member["membership"]["updated_at"])]
     # When A updates it several times in a row
     for i in range(5):
-        stamps.append(instant(api_a.put(member["user_id"], {"notes": str(i)}).json["membership"]["updated_at"]))
+        stamps.append(
+            instant(
+                api_a.put(member["user_id"], {"notes": str(i)}).json["membership"]["updated_at"]
+            )
+        )
     # Then updated_at never goes back
     assert stamps == sorted(stamps)
 

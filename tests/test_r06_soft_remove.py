@@ -10,9 +10,7 @@ import pytest
 from .conftest import SHARED_EMAIL, Admin, Api, assert_refused, instant
 
 
-def test_r6_delete_removes_only_this_avatars_membership(
-    api_a: Api, api_b: Api, seed: Any
-) -> None:
+def test_r6_delete_removes_only_this_avatars_membership(api_a: Api, api_b: Api, seed: Any) -> None:
     # Given the shared user, a member of A and B
     in_b_before = api_b.get(seed.shared_id).json
     # When A removes them
@@ -60,9 +58,7 @@ def test_r6_the_seat_is_free_again(api_b: Api) -> None:
     assert_refused(api_b.invite("fifth@example.com"), 403, "seat_limit_reached")
 
 
-def test_r6_reinvite_makes_a_fresh_membership_from_the_new_invite(
-    api_a: Api, admin: Admin
-) -> None:
+def test_r6_reinvite_makes_a_fresh_membership_from_the_new_invite(api_a: Api, admin: Admin) -> None:
     # Given a member with every membership field set, removed an hour later
     old = api_a.invite_ok(
         "back@example.com",

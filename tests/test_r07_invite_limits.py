@@ -122,7 +122,7 @@ def test_r7_the_hourly_limit_is_a_rolling_hour_of_the_virtual_clock(
 
 
 @pytest.mark.mock_config(invites_per_hour=2)
-def test_r7_only_invites_that_succeed_count(api_a: Api, seed: Any) -> None:
+def test_r7_only_invites_that_succeed_count(api_a: Api) -> None:
     # Given one successful invite, A's limit being 2
     member = api_a.add_member("counted@example.com")
     # When A's invites are refused for other reasons, several times
@@ -258,7 +258,11 @@ def test_r7_every_invite_answer_after_authentication_carries_ratelimit_headers(
     ("request_kwargs", "status", "code"),
     [
         ({"json_body": {"email": "x@example.com"}, "authorization": None}, 401, "unauthenticated"),
-        ({"data": "email=x@example.com", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+        (
+            {"data": "email=x@example.com", "content_type": "text/plain"},
+            415,
+            "unsupported_media_type",
+        ),
         ({"data": "{", "content_type": "application/json"}, 400, "invalid_request"),
         ({"json_body": {"email": "x@example.com", "colour": 1}}, 400, "invalid_request"),
         ({"json_body": {"email": "x@example.com", "pad": "p" * 70_000}}, 413, "payload_too_large"),
@@ -299,7 +303,9 @@ def test_r7_order_of_checks_rate_limit_before_already_member(api_a: Api, seed: A
 
 
 @pytest.mark.mock_config(invites_per_hour=60, safety_cap_per_hour=1)
-def test_r7_order_of_checks_safety_cap_before_already_member(api_a: Api, api_b: Api, seed: Any) -> None:
+def test_r7_order_of_checks_safety_cap_before_already_member(
+    api_a: Api, api_b: Api, seed: Any
+) -> None:
     # Given B spent the platform's cap
     api_b.add_member("spent@example.com")
     # When A invites someone already a member

@@ -79,9 +79,7 @@ CASES: list[Any] = [
     (
         "invite-existing-user-invalid",
         nothing,
-        lambda a, b, ad, s, x: a.invite(
-            "coach@solo.example", membership={"notes": "x" * 2001}
-        ),
+        lambda a, b, ad, s, x: a.invite("coach@solo.example", membership={"notes": "x" * 2001}),
     ),
     (
         "invite-415",
@@ -133,7 +131,11 @@ CASES: list[Any] = [
         ),
     ),
     ("put-404", nothing, lambda a, b, ad, s, x: a.put(NEVER_ISSUED_ID, {"notes": "After."})),
-    ("put-404-other-avatar", nothing, lambda a, b, ad, s, x: a.put(s.owner_b["user_id"], {"notes": "A"})),
+    (
+        "put-404-other-avatar",
+        nothing,
+        lambda a, b, ad, s, x: a.put(s.owner_b["user_id"], {"notes": "A"}),
+    ),
     (
         "put-409-owner",
         nothing,
@@ -169,7 +171,11 @@ CASES: list[Any] = [
     ("list-401", nothing, lambda a, b, ad, s, x: a.call("GET", "/users", authorization=None)),
     # Outside the operations
     ("unknown-path", nothing, lambda a, b, ad, s, x: a.call("POST", "/members", json_body={})),
-    ("unknown-method", a_member, lambda a, b, ad, s, x: a.call("PATCH", f"/users/{x}", json_body={"notes": "A"})),
+    (
+        "unknown-method",
+        a_member,
+        lambda a, b, ad, s, x: a.call("PATCH", f"/users/{x}", json_body={"notes": "A"}),
+    ),
 ]
 
 

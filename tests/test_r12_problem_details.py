@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
-from .conftest import ADMIN_PREFIX, NEVER_ISSUED_ID, Admin, Api
+from .conftest import ADMIN_PREFIX, NEVER_ISSUED_ID, Api
 
 # (name, status, code, how to provoke it). Limits small enough to reach in a few calls.
 ERRORS: list[tuple[str, int, str, Callable[[Api, Api, Any], TestResponse]]] = [
@@ -30,7 +30,12 @@ ERRORS: list[tuple[str, int, str, Callable[[Api, Api, Any], TestResponse]]] = [
     ("user-not-found", 404, "user_not_found", lambda a, b, s: a.get(NEVER_ISSUED_ID)),
     ("no-such-path", 404, "not_found", lambda a, b, s: a.call("GET", "/nothing/here")),
     ("no-such-method", 405, "method_not_allowed", lambda a, b, s: a.call("PATCH", "/users")),
-    ("already-member", 409, "already_member", lambda a, b, s: a.invite(s.owner_a["profile"]["email"])),
+    (
+        "already-member",
+        409,
+        "already_member",
+        lambda a, b, s: a.invite(s.owner_a["profile"]["email"]),
+    ),
     ("owner-protected", 409, "owner_protected", lambda a, b, s: a.delete(s.owner_a["user_id"])),
     (
         "payload-too-large",
@@ -55,7 +60,11 @@ ERRORS: list[tuple[str, int, str, Callable[[Api, Api, Any], TestResponse]]] = [
         "invite-safety-cap",
         429,
         "invite_safety_cap_reached",
-        lambda a, b, s: [a.invite("c1@example.com"), b.invite("c2@example.com"), b.invite("c3@example.com")][-1],
+        lambda a, b, s: [
+            a.invite("c1@example.com"),
+            b.invite("c2@example.com"),
+            b.invite("c3@example.com"),
+        ][-1],
     ),
 ]
 
@@ -126,7 +135,10 @@ def test_r12_problems_of_one_code_share_type_and_title(api_a: Api, seed: Any) ->
         (b"[]", ""),
         (b'{"profile": {}}', ""),
         (b'{"email": 5}', "/email"),
-        (b'{"email": "a@example.com", "profile": {"name": "' + b"n" * 201 + b'"}}', "/profile/name"),
+        (
+            b'{"email": "a@example.com", "profile": {"name": "' + b"n" * 201 + b'"}}',
+            "/profile/name",
+        ),
         (b'{"email": "a@example.com", "profile": {"nickname": "N"}}', "/profile/nickname"),
         (b'{"email": "a@example.com", "membership": {"is_owner": true}}', "/membership/is_owner"),
         (b'{"email": "a@example.com", "membership": {"notes": 1}}', "/membership/notes"),
@@ -170,19 +182,22 @@ def test_r12_a_400_names_query_parameters_by_pointer(
     assert [error["pointer"] for error in answer.json["errors"]] == [pointer]
 
 
-def _answers(api_a: Api, admin: Admin, seed: Any) -> dict[str, TestResponse]:
+def test_r12_every_answer_carries_x_request_id(api_a: Api) -> None:
+    # Given a member of A
     client = api_a.client
-    member = api_a.invite("fresh@example.com")
-    user_id = member.json["member"]["user_id"]
-    with client.unchecked():
+    invited = api_a.invite("fresh@example.com")
+    user_id = invited.json["member"]["user_id"]
+    # When requests of every kind are answered: successes, 204, errors, unknown paths, admin
+    with client.unchecked():  # unknown paths and methods are outside the spec
         unknown_path = api_a.call("GET", "/nowhere")
         unknown_method = api_a.call("PATCH", f"/users/{user_id}")
-    return {
+    answers = {
+        "invite-201": invited,
         "list-200": api_a.list(),
-        "invite-201": member,
         "get-200": api_a.get(user_id),
         "put-200": api_a.put(user_id, {"notes": "n"}),
         "delete-204": api_a.delete(user_id),
+        "401": api_a.call("GET", "/users", authorization=None),
         "404-unknown-path": unknown_path,
         "405": unknown_method,
         "root-404": client.get("/"),
@@ -192,12 +207,6 @@ def _answers(api_a: Api, admin: Admin, seed: Any) -> dict[str, TestResponse]:
         "admin-clock-200": client.post(ADMIN_PREFIX + "/clock/advance", json={"seconds": 1}),
         "admin-404": client.get(ADMIN_PREFIX + "/nothing"),
     }
-
-
-def test_r12_every_answer_carries_x_request_id(api_a: Api, admin: Admin, seed: Any) -> None:
-    # Given answers of every kind: success, 204, errors, unknown paths, the admin surface
-    answers = _answers(api_a, admin, seed)
-    # When their headers are read
     ids = {name: answer.headers.get("X-Request-Id") for name, answer in answers.items()}
     # Then each carries an X-Request-Id, a different one per request
     assert [name for name, value in ids.items() if not value] == []

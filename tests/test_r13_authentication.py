@@ -47,9 +47,7 @@ def operations(user_id: str) -> dict[str, Callable[[Api, str | None], TestRespon
         "updateUser": lambda api, auth: api.call(
             "PUT", f"/users/{user_id}", json_body={"notes": "changed"}, authorization=auth
         ),
-        "removeUser": lambda api, auth: api.call(
-            "DELETE", f"/users/{user_id}", authorization=auth
-        ),
+        "removeUser": lambda api, auth: api.call("DELETE", f"/users/{user_id}", authorization=auth),
     }
 
 

@@ -294,8 +294,14 @@ def test_spec_page_limit_is_1_to_100_default_25() -> None:
 @pytest.mark.parametrize(
     ("schema", "fields"),
     [
-        ("MembershipUpdate", {"is_admin", "is_coach", "license_expires_at", "notes", "structured_data"}),
-        ("MembershipInput", {"is_admin", "is_coach", "license_expires_at", "notes", "structured_data"}),
+        (
+            "MembershipUpdate",
+            {"is_admin", "is_coach", "license_expires_at", "notes", "structured_data"},
+        ),
+        (
+            "MembershipInput",
+            {"is_admin", "is_coach", "license_expires_at", "notes", "structured_data"},
+        ),
         ("ProfileInput", {"name", "role", "expertise", "locale"}),
         ("InviteRequest", {"email", "profile", "membership"}),
     ],
