@@ -9,6 +9,8 @@ say (the size and depth of `structured_data`) come from the spec's `x-max-*` ext
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +21,10 @@ from openapi import load_api_spec
 from .core.errors import FieldError, InvalidCursor, InvalidRequest, ReadOnlyField
 
 DATE_TIME_FIELDS = ("license_expires_at",)
+# A \uD800-\uDFFF escape: legal JSON, but alone (not in a pair) it is no Unicode text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# C0 controls and DEL: the spec's pattern lets them through, but no mailbox has them.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class SpecSchemas:
@@ -42,6 +48,11 @@ class SpecSchemas:
     def invite(self, body: Any) -> dict[str, Any]:
         """The InviteRequest, its date-times as UTC instants; raises InvalidRequest."""
         self._validate(self._invite, body, "The request body does not match InviteRequest.")
+        if _CONTROL_CHARACTER.search(body["email"].strip()):
+            raise InvalidRequest(
+                "The email is not an address.",
+                [FieldError("/email", "control characters are not allowed in an email")],
+            )
         membership = body.get("membership")
         if membership is not None:
             body = {**body, "membership": self._membership_fields(membership, "/membership")}
@@ -116,15 +127,29 @@ class SpecSchemas:
 
 
 def parse_json(raw: bytes) -> Any:
-    """The JSON document in `raw`; raises InvalidRequest for anything else, never a 5xx."""
+    """The JSON document in `raw`; raises InvalidRequest for anything else, never a 5xx.
+
+    Refused besides malformed JSON: numbers that overflow to infinity (they would be answered
+    as `Infinity`, which is not JSON) and lone UTF-16 surrogates (`"\\ud800"`: no UTF-8 can
+    carry them, so every later answer holding one would fail with a 500).
+    """
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        text = raw.decode("utf-8")
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except UnicodeDecodeError as exc:
         message = f"not UTF-8 (byte {exc.start})"
     except RecursionError:
         message = "nested too deeply"
     except ValueError as exc:  # JSONDecodeError and the rejected constants
         message = str(exc).encode("ascii", "backslashreplace").decode()
+    else:
+        pointer = _lone_surrogate(value) if _SURROGATE_ESCAPE.search(text) else None
+        if pointer is None:
+            return value
+        raise InvalidRequest(
+            "The request body is not valid Unicode text.",
+            [FieldError(pointer, "a lone UTF-16 surrogate escape is not a character")],
+        )
     raise InvalidRequest("The request body is not valid JSON.", [FieldError("", message)])
 
 
@@ -199,3 +224,36 @@ def _depth(value: Any) -> int:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return number
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The JSON Pointer of the first string or key holding a lone surrogate, if any."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, pointer = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                child_pointer = pointer + "/" + key.replace("~", "~0").replace("/", "~1")
+                if not _is_text(key):
+                    return child_pointer.encode("utf-8", "backslashreplace").decode()
+                stack.append((child, child_pointer))
+        elif isinstance(node, list):
+            stack.extend((child, f"{pointer}/{index}") for index, child in enumerate(node))
+        elif isinstance(node, str) and not _is_text(node):
+            return pointer
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -196,10 +196,10 @@ class MemberService:
         """R7: the per-Avatar invite window, for the RateLimit-* headers."""
         with self.store.lock:
             now = self.clock.now()
-            window = self._window(self.store.invite_log.setdefault(avatar_id, []), now)
+            count, oldest = self._window(self.store.invite_log.get(avatar_id, []), now)
             limit = self.limits.invites_per_hour
-            reset = math.ceil(window[0] + HOUR - now) if window else 0
-            return RateLimit(limit, max(0, limit - len(window)), min(max(reset, 0), 3600))
+            reset = math.ceil(oldest + HOUR - now) if count else 0
+            return RateLimit(limit, max(0, limit - count), min(max(reset, 0), 3600))
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -282,27 +282,29 @@ class MemberService:
         self.store.users_by_email[self.email_key(email)] = user.user_id
         return user
 
-    def _window(self, times: list[float], now: float) -> list[float]:
-        """Drop invites older than the rolling hour, in place; the rest, oldest first."""
-        cutoff = now - HOUR
-        while times and times[0] <= cutoff:
-            times.pop(0)
-        return times
+    def _window(self, times: list[float], now: float) -> tuple[int, float]:
+        """How many invites of `times` (oldest first) fall in the rolling hour, and the oldest.
+
+        Read-only: a refused invite, or the RateLimit-* headers, change nothing (R11); the
+        log is pruned only when an invite succeeds.
+        """
+        start = bisect.bisect_right(times, now - HOUR)
+        return len(times) - start, times[start] if start < len(times) else now
 
     def _check_invite_rate(self, avatar_id: str, now: float) -> None:
-        window = self._window(self.store.invite_log.setdefault(avatar_id, []), now)
-        if len(window) >= self.limits.invites_per_hour:
+        count, oldest = self._window(self.store.invite_log.get(avatar_id, []), now)
+        if count >= self.limits.invites_per_hour:
             raise InviteRateLimited(
-                f"This Avatar has sent {len(window)} invites in the last hour.",
-                retry_after=math.ceil(window[0] + HOUR - now),
+                f"This Avatar has sent {count} invites in the last hour.",
+                retry_after=math.ceil(oldest + HOUR - now),
             )
 
     def _check_safety_cap(self, now: float) -> None:
-        window = self._window(self.store.platform_invites, now)
-        if len(window) >= self.limits.safety_cap_per_hour:
+        count, oldest = self._window(self.store.platform_invites, now)
+        if count >= self.limits.safety_cap_per_hour:
             raise InviteSafetyCapReached(
                 "The platform's hourly invite safety cap is reached; try again later.",
-                retry_after=math.ceil(window[0] + HOUR - now),
+                retry_after=math.ceil(oldest + HOUR - now),
             )
 
     def _check_seats(self, avatar_id: str) -> None:
@@ -314,5 +316,6 @@ class MemberService:
             )
 
     def _record_invite(self, avatar_id: str, now: float) -> None:
-        self.store.invite_log.setdefault(avatar_id, []).append(now)
-        self.store.platform_invites.append(now)
+        for times in (self.store.invite_log.setdefault(avatar_id, []), self.store.platform_invites):
+            del times[: bisect.bisect_right(times, now - HOUR)]  # older than the rolling hour
+            times.append(now)

@@ -33,6 +33,11 @@ def json_body() -> Any:
     limit = get_state().config.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"The body is over {limit} bytes.")
-    # Werkzeug's max_content_length also stops chunked bodies without a Content-Length.
-    request.max_content_length = limit
-    return parse_json(request.get_data(cache=True))
+    # A chunked body has no Content-Length: read one byte past the limit, so that a longer
+    # body is refused instead of being cut at the limit and parsed (a valid JSON document
+    # followed by padding would otherwise be accepted).
+    request.max_content_length = limit + 1
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The body is over {limit} bytes.")
+    return parse_json(raw)
