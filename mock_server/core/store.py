@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import hashlib
 import hmac
 import secrets
@@ -194,8 +195,13 @@ class Store:
                     setattr(self, name, value)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def format_instant(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with microseconds, so updated_at visibly moves forward (R5)."""
+    """RFC 3339 in UTC with microseconds, so updated_at visibly moves forward (R5).
+
+    Cached: a page of members formats four instants per member, and most of them (joined_at,
+    created_at) never change; datetimes are immutable and equal only for the same instant.
+    """
     if value is None:
         return None
     # isoformat pads the year to four digits, where strftime("%Y") would not below 1000.
