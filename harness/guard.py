@@ -1,0 +1,385 @@
+"""The safety net under every request a gate run sends, whoever sends it.
+
+The gate runs code it does not control (the Schemathesis and Hypothesis suites) against servers
+that hold real people's data, so the limits are enforced where requests leave the process, not
+in the suites: `Guard.installed()` wraps `requests.adapters.HTTPAdapter.send`, which every
+`requests.Session` (the suites' clients, Schemathesis's transport, the gate's own probes) goes
+through. Before a request goes out the guard
+
+- refuses it past the request, invite or time budget (`BudgetExhausted`);
+- refuses an invite whose email is not made from the email template (`UnsafeRequest`);
+- refuses PUT/DELETE (or any other write) naming a user id the run did not invite (`UnsafeRequest`);
+- refuses writes outside `/users` and `/users/{id}`, e.g. an admin or reset endpoint;
+- waits out a `Retry-After` seen earlier (bounded by the time budget).
+
+After an answer it keeps the ledger: every membership created (201 to POST /users), by Avatar
+key, and which of them were removed. Refusals raise before anything is sent, so a refused request
+changes nothing anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRY_AFTER_CAP = 60.0  # a longer wait is a budget question, not a reason to hang
+TOKEN_PATTERN = r"[A-Za-z0-9._+\-]+"
+
+
+class GuardRefusal(KeyboardInterrupt):
+    """The guard refused to send a request; nothing was sent.
+
+    A KeyboardInterrupt, so that it stops a suite rather than being caught as one failed test
+    case among many: Hypothesis aborts at once without shrinking, Schemathesis's engine stops
+    and finishes its report, and `except Exception` in a suite cannot swallow it.
+    """
+
+    def __init__(self, reason: str, method: str = "", url: str = "") -> None:
+        self.reason = reason
+        self.method = method
+        self.url = url
+        where = f" ({method} {url})" if method else ""
+        super().__init__(f"the gate's guard refused a request: {reason}{where}")
+
+
+class BudgetExhausted(GuardRefusal):
+    """The run's request, invite or time budget is spent."""
+
+
+class UnsafeRequest(GuardRefusal):
+    """The request could touch data the run did not create."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a run may spend; None means no limit."""
+
+    max_requests: int | None = None
+    max_invites: int | None = None  # successful invites (201), as R7 counts them
+    seconds: float | None = None
+    retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP
+
+
+@dataclass
+class LedgerEntry:
+    """One membership the run created."""
+
+    key: str  # "A" or "B": the key whose Avatar holds the membership
+    user_id: str
+    email: str
+    new_user: bool  # the invite created the user (existing_user false)
+    active: bool = True
+
+
+@dataclass
+class RateLimited:
+    """A 429 seen on the wire, kept so the gate can judge it against R7."""
+
+    method: str
+    url: str
+    key: str | None
+    headers: dict[str, str]
+    body: Any
+    text: str
+
+
+def email_pattern(template: str) -> re.Pattern[str]:
+    """The addresses `template` makes, trimmed and ignoring case (as R3 matches them)."""
+    if template.count("{token}") != 1:
+        raise ValueError(f"the email template must contain {{token}} once: {template!r}")
+    before, after = template.split("{token}")
+    return re.compile(re.escape(before) + TOKEN_PATTERN + re.escape(after), re.IGNORECASE)
+
+
+@dataclass
+class Guard:
+    """Budgets and the ledger of one run against one target (see the module docstring)."""
+
+    base_url: str
+    keys: dict[str, str]  # "A" / "B" -> the key
+    email_template: str
+    budget: Budget = field(default_factory=Budget)
+    read_only: bool = False
+    enforce_ledger: bool = True  # off only for the embedded mock, whose data is disposable
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.base_url.rstrip("/"))
+        self._origin = (parts.scheme.lower(), parts.netloc.lower())
+        self._base_path = parts.path.rstrip("/")
+        self._emails = email_pattern(self.email_template)
+        self._lock = threading.Lock()
+        self.started = self.clock()
+        self.deadline = None if self.budget.seconds is None else self.started + self.budget.seconds
+        self.teardown = False  # cleanup: no budget; only reads and removing the ledger's members
+        self.requests = 0
+        self.invites = 0  # successful invites
+        self.invite_attempts = 0
+        self._pending_invites = 0
+        self.statuses: Counter[int] = Counter()
+        self.refusals: list[GuardRefusal] = []
+        self.rate_limited: list[RateLimited] = []
+        self.ledger: dict[tuple[str, str], LedgerEntry] = {}
+        self._not_before = 0.0  # Retry-After: no request before this instant (clock())
+        self.errors = 0  # requests that got no answer (connection errors, timeouts)
+
+    # -- the ledger -------------------------------------------------------------------------
+
+    def key_of(self, authorization: str | None) -> str | None:
+        """Which configured key sent this Authorization header, if any."""
+        if not authorization:
+            return None
+        for name, key in self.keys.items():
+            if authorization.strip() == f"Bearer {key}":
+                return name
+        return None
+
+    def entries(self, *, active: bool | None = None) -> list[LedgerEntry]:
+        with self._lock:
+            found = list(self.ledger.values())
+        return [e for e in found if active is None or e.active == active]
+
+    def owns(self, user_id: str, key: str | None) -> bool:
+        """Whether a write naming `user_id` through `key` touches only what the run created.
+
+        A user the run created (a fresh address: existing_user false) has no membership the run
+        did not make, so any key may name it, including probes without a valid key. A user who
+        existed before (existing_user true) may be named only through the key whose Avatar the
+        run invited them into.
+        """
+        with self._lock:
+            entries = [e for e in self.ledger.values() if e.user_id == user_id]
+        return any(e.new_user or e.key == key for e in entries)
+
+    def adopt(self, key: str, user_id: str, email: str) -> None:
+        """Record a membership of this run's that no 201 announced, so cleanup removes it."""
+        with self._lock:
+            self.ledger.setdefault((key, user_id), LedgerEntry(key, user_id, email, True))
+
+    def is_template_email(self, email: object) -> bool:
+        return isinstance(email, str) and self._emails.fullmatch(email.strip()) is not None
+
+    # -- the wire ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Guard]:
+        """Route every requests.Session's traffic through this guard inside the block."""
+        with _INSTALL_LOCK:
+            global _ACTIVE
+            if _ACTIVE is not None:
+                raise RuntimeError("a guard is already installed")
+            _ACTIVE = self
+            HTTPAdapter.send = _guarded_send  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            with _INSTALL_LOCK:
+                _ACTIVE = None
+                HTTPAdapter.send = _ORIGINAL_SEND  # type: ignore[method-assign]
+
+    def send(self, request: requests.PreparedRequest, forward: Callable[[], requests.Response]
+             ) -> requests.Response:
+        """Check, send through `forward`, and book one request."""
+        method = (request.method or "GET").upper()
+        url = request.url or ""
+        plan = self._admit(request, method, url)
+        try:
+            response = forward()
+        except BaseException:
+            with self._lock:
+                self.errors += 1
+                if plan.invite:
+                    self._pending_invites -= 1
+            raise
+        self._book(plan, request, response)
+        return response
+
+    @dataclass
+    class _Plan:
+        key: str | None
+        invite: bool
+        email: str | None
+        user_id: str | None
+
+    def _refuse(self, refusal: GuardRefusal) -> None:
+        with self._lock:
+            if len(self.refusals) < 200:
+                self.refusals.append(refusal)
+        raise refusal
+
+    def _route(self, url: str) -> tuple[bool, str | None, bool]:
+        """(is this target, the user id named, is it the /users collection)."""
+        parts = urlsplit(url)
+        if (parts.scheme.lower(), parts.netloc.lower()) != self._origin:
+            return False, None, False
+        path = parts.path
+        if not path.startswith(self._base_path):
+            return True, None, False
+        rest = path[len(self._base_path):]
+        if rest.rstrip("/") == "/users":
+            return True, None, True
+        match = re.fullmatch(r"/users/([^/]+)/?", rest)
+        return True, (unquote(match.group(1)) if match else None), False
+
+    def _admit(self, request: requests.PreparedRequest, method: str, url: str) -> _Plan:
+        ours, user_id, collection = self._route(url)
+        key = self.key_of(request.headers.get("Authorization"))
+        write = method not in READ_METHODS
+        invite = ours and collection and method == "POST"
+        email = _email_in(request.body) if invite else None
+        if self.teardown:
+            # Cleanup may read, and remove what the ledger holds through the key that made it.
+            if write and not (method == "DELETE" and user_id is not None
+                              and (key, user_id) in self.ledger):
+                self._refuse(UnsafeRequest("only removals of the run's members during cleanup",
+                                           method, url))
+        else:
+            if write and self.read_only:
+                self._refuse(UnsafeRequest("read-only run: no writes", method, url))
+            if write and ours and self.enforce_ledger:
+                if invite:
+                    if email is not None and not self.is_template_email(email):
+                        self._refuse(UnsafeRequest(
+                            f"invite of {email!r}, which the email template "
+                            f"{self.email_template!r} did not make", method, url))
+                elif user_id is None:
+                    self._refuse(UnsafeRequest("a write outside /users and /users/{user_id}",
+                                               method, url))
+                elif not self.owns(user_id, key):
+                    self._refuse(UnsafeRequest(
+                        f"a write to user {user_id!r}, whom this run did not invite", method, url))
+            if method == "DELETE" and user_id is not None and self._removable(key, user_id):
+                # Removing the run's own member only shrinks its footprint: a suite's own
+                # cleanup must go through even after a budget is spent.
+                with self._lock:
+                    self.requests += 1
+            else:
+                self._spend(method, url, invite)
+        return self._Plan(key, invite, email, user_id)
+
+    def _removable(self, key: str | None, user_id: str) -> bool:
+        with self._lock:
+            entry = self.ledger.get((key or "?", user_id))
+            return entry is not None and entry.active
+
+    def _spend(self, method: str, url: str, invite: bool) -> None:
+        now = self.clock()
+        wait = self._not_before - now
+        if wait > 0:
+            if self.deadline is not None and now + wait > self.deadline:
+                self._refuse(BudgetExhausted(
+                    f"the server asked to wait {wait:.0f}s (Retry-After), past the time budget",
+                    method, url))
+            self.sleep(wait)
+            now = self.clock()
+        if self.deadline is not None and now > self.deadline:
+            self._refuse(BudgetExhausted(f"time budget of {self.budget.seconds:.0f}s spent",
+                                         method, url))
+        with self._lock:
+            limit = self.budget.max_requests
+            if limit is not None and self.requests >= limit:
+                refusal: GuardRefusal | None = BudgetExhausted(
+                    f"request budget of {limit} spent", method, url)
+            elif invite and self.budget.max_invites is not None and (
+                self.invites + self._pending_invites >= self.budget.max_invites
+            ):
+                refusal = BudgetExhausted(
+                    f"invite budget of {self.budget.max_invites} spent", method, url)
+            else:
+                refusal = None
+                self.requests += 1
+                if invite:
+                    self._pending_invites += 1
+                    self.invite_attempts += 1
+        if refusal is not None:
+            self._refuse(refusal)
+
+    def _book(self, plan: _Plan, request: requests.PreparedRequest,
+              response: requests.Response) -> None:
+        status = response.status_code
+        if self.teardown:
+            with self._lock:
+                self.requests += 1
+        body = _json(response)
+        with self._lock:
+            self.statuses[status] += 1
+            if plan.invite:
+                self._pending_invites = max(0, self._pending_invites - 1)
+            if plan.invite and status == 201:
+                self.invites += 1
+                member = body.get("member") if isinstance(body, dict) else None
+                user_id = member.get("user_id") if isinstance(member, dict) else None
+                if isinstance(user_id, str):
+                    owner = plan.key or "?"
+                    entry = self.ledger.get((owner, user_id))
+                    new_user = body.get("existing_user") is False
+                    if entry is None:
+                        self.ledger[owner, user_id] = LedgerEntry(
+                            owner, user_id, plan.email or "", new_user)
+                    else:
+                        entry.active = True
+                        entry.new_user = entry.new_user or new_user
+            if request.method == "DELETE" and status == 204 and plan.user_id is not None:
+                entry = self.ledger.get((plan.key or "?", plan.user_id))
+                if entry is not None:
+                    entry.active = False
+            if status == 429:
+                self.rate_limited.append(RateLimited(
+                    request.method or "", request.url or "", plan.key,
+                    dict(response.headers), body, response.text[:2000]))
+                self._not_before = max(
+                    self._not_before, self.clock() + _retry_after(response, self.budget))
+
+
+def _retry_after(response: requests.Response, budget: Budget) -> float:
+    raw = response.headers.get("Retry-After", "")
+    seconds = float(raw) if raw.strip().isdigit() else 1.0
+    return min(max(seconds, 1.0), budget.retry_after_cap)
+
+
+def _email_in(body: bytes | str | None) -> str | None:
+    """The `email` a POST /users body carries, if it is JSON and has a string one."""
+    if body is None:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    email = data.get("email") if isinstance(data, dict) else None
+    return email if isinstance(email, str) else None
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        return None
+
+
+_INSTALL_LOCK = threading.Lock()
+_ACTIVE: Guard | None = None
+_ORIGINAL_SEND = HTTPAdapter.send
+
+
+def _guarded_send(self: HTTPAdapter, request: requests.PreparedRequest, *args: Any,
+                  **kwargs: Any) -> requests.Response:
+    guard = _ACTIVE
+    if guard is None:
+        return _ORIGINAL_SEND(self, request, *args, **kwargs)
+    if kwargs.get("timeout") is None:
+        kwargs["timeout"] = DEFAULT_TIMEOUT  # a hung connection must not outlive the budget
+    return guard.send(request, lambda: _ORIGINAL_SEND(self, request, *args, **kwargs))

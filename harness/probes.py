@@ -1,0 +1,805 @@
+"""The gate's own checks: short, fixed request sequences that are safe on a real server.
+
+Each check is a method named after what it shows; it raises `RuleViolation` at the first broken
+rule, and the exchanges it sent become the finding's reproduction. The read checks write nothing;
+the write checks invite a handful of fresh addresses from the email template (the ledger in
+`harness.guard` records them, and the gate removes them at the end) and write only to those.
+
+What the gate never does, on purpose: write to a member it did not invite. So R9 (the owner is
+protected) cannot be checked here; the suites check it against the mock.
+
+Nothing here assumes what the contract leaves open: ids are opaque (an unknown id is made by
+changing digits of a real one, so it has the server's own format), date-times are compared as
+instants, and pages are judged by what R10 promises even if other people write meanwhile.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.client import ApiClient, Exchange, reproduction
+from harness.compare import differences, instant, same, strings_in
+from harness.guard import BudgetExhausted, Guard, GuardRefusal
+from harness.report import Finding, SuiteResult
+from harness.rules import RULES, RuleViolation
+from harness.spec_check import spec_problem
+from harness.target import Target
+
+SUITE = "gate"
+PAGE = 100
+MAX_SMALL_PAGES = 30  # the walk with a small page size stays this short, whatever the Avatar size
+PROFILE_FIELDS = ("name", "role", "expertise", "locale")
+MEMBERSHIP_FIELDS = ("is_admin", "is_coach", "license_expires_at", "notes", "structured_data")
+R9_REASON = ("the gate never writes to a member it did not invite, and the owner is one; "
+             "R9 is checked against the mock by the suites")
+
+
+@dataclass
+class Snapshot:
+    """One Avatar's members as listed at the start, by user id, in list order."""
+
+    key: str
+    members: list[dict[str, Any]]
+    pages: list[Exchange] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [m.get("user_id") for m in self.members if isinstance(m, dict)]
+
+    @property
+    def avatar_id(self) -> str | None:
+        for member in self.members:
+            avatar = (member.get("membership") or {}).get("avatar_id")
+            if isinstance(avatar, str):
+                return avatar
+        return None
+
+
+def walk(client: ApiClient, limit: int | None = PAGE, max_pages: int = 1000
+         ) -> tuple[list[dict[str, Any]], list[Exchange]]:
+    """Every member by following next_cursor; raises RuleViolation on a page that is not 200."""
+    members: list[dict[str, Any]] = []
+    pages: list[Exchange] = []
+    cursor = None
+    for _ in range(max_pages):
+        page = client.list_page(limit, cursor)
+        pages.append(page)
+        body = page.body
+        if page.status != 200 or not isinstance(body, dict) or not isinstance(
+            body.get("data"), list
+        ):
+            raise RuleViolation("R10", f"GET /users (limit {limit}) answered {page.status} "
+                                "during a walk of the list, not a page of members")
+        members.extend(body["data"])
+        cursor = body.get("next_cursor")
+        if cursor is None:
+            return members, pages
+    raise RuleViolation("R10", f"following next_cursor with limit {limit} never ended "
+                        f"({max_pages} pages)")
+
+
+def unknown_like(user_id: str | None) -> str:
+    """An id nobody has, in the server's own format: digits of a real id changed at random.
+
+    Digits are valid in every usual id alphabet (hex UUIDs, Crockford ULIDs, numbers), so the
+    server cannot refuse it as malformed; ten random digits make a collision negligible.
+    """
+    if not user_id:
+        return "usr_" + "".join(secrets.choice("0123456789") for _ in range(26))
+    chars = list(user_id)
+    positions = [i for i, c in enumerate(chars) if c.isalnum()][-10:]
+    while True:
+        for i in positions:
+            chars[i] = secrets.choice("0123456789")
+        candidate = "".join(chars)
+        if candidate != user_id:
+            return candidate
+
+
+class Stop(Exception):
+    """The remaining write checks cannot run (e.g. no seat or invite left); the reason."""
+
+
+class GateChecks:
+    """The gate's checks against one target; fills `result` (a SuiteResult named "gate")."""
+
+    def __init__(self, target: Target, guard: Guard, snapshots: dict[str, Snapshot],
+                 fresh_email: Callable[[], str]) -> None:
+        self.target = target
+        self.guard = guard
+        self.snapshots = snapshots
+        self.fresh_email = fresh_email
+        self.result = SuiteResult(suite=SUITE)
+        self.a = ApiClient(target.base_url, target.key_a, name="A")
+        self.b = ApiClient(target.base_url, target.key_b, name="B") if target.key_b else None
+        self.avatar = {key: snap.avatar_id for key, snap in snapshots.items()}
+        self.canaries: list[str] = []  # planted in Avatar B; never in an answer to key A (R14)
+        self.unauthenticated_emails: set[str] = set()  # invited without a valid key (R13)
+        self.foreign_cursor_checked = False
+        self.e1: dict[str, Any] | None = None  # the member the write checks work on
+        self.budget_spent: str | None = None
+        self._flagged: set[tuple[str, str]] = set()
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run(self, *, read_only: bool) -> SuiteResult:
+        reads = [self.authentication_is_required_to_read, self.errors_are_problem_details,
+                 self.pagination_is_exact, self.other_avatars_members_are_unknown]
+        writes = [self.invite_creates_user_from_profile_sent, self.invite_of_a_member_conflicts,
+                  self.put_refuses_profile_and_read_only_fields, self.put_is_partial,
+                  self.delete_is_soft_and_reinvite_keeps_identity,
+                  self.writes_without_a_valid_key_change_nothing,
+                  self.avatars_stay_apart_on_a_shared_user]
+        self.result.skipped["R9"] = R9_REASON
+        for step in reads:
+            self._run(step)
+        if read_only:
+            for rule in ("R2", "R3", "R4", "R5", "R6", "R8", "R11"):
+                self.result.skipped[rule] = "read-only run: this rule needs writes"
+            self.result.skipped["R7"] = "read-only run: no invites sent"
+        else:
+            for step in writes:
+                if not self._run(step):
+                    break
+        self._run(self.answers_to_one_avatar_hold_nothing_of_another)
+        self._run(self.invite_limits_are_announced)
+        self._run(self.answers_conform_to_the_spec)
+        self.result.requests = self.a.requests + (self.b.requests if self.b else 0)
+        return self.result
+
+    def _run(self, step: Callable[[], None]) -> bool:
+        """Run one check; record what it broke. False when the write checks must stop."""
+        marks = self._marks()
+        try:
+            step()
+        except RuleViolation as violation:
+            self.result.findings.append(Finding(
+                violation.rule, SUITE, str(violation),
+                reproduction(self._since(marks))))
+        except Stop as stop:
+            self._skip_unexercised(str(stop))
+            return False
+        except BudgetExhausted as spent:
+            self.budget_spent = spent.reason
+            self._skip_unexercised(f"the gate's budget ran out ({spent.reason})")
+            return False
+        except GuardRefusal as refused:
+            # A refusal by the guard means a check asked for something unsafe: a bug here.
+            raise RuntimeError(f"the gate's own check {step.__name__} was refused: {refused}"
+                               ) from refused
+        return True
+
+    def _marks(self) -> list[tuple[ApiClient, int]]:
+        return [(c, len(c.exchanges)) for c in (self.a, self.b) if c is not None]
+
+    @staticmethod
+    def _since(marks: list[tuple[ApiClient, int]]) -> list[Exchange]:
+        return [e for client, mark in marks for e in client.exchanges[mark:]]
+
+    def _skip_unexercised(self, reason: str) -> None:
+        for rule in RULES:
+            if not self.result.exercised[rule]:
+                self.result.skipped.setdefault(rule, reason)
+
+    @property
+    def exchanges(self) -> Iterator[Exchange]:
+        yield from self.a.exchanges
+        if self.b is not None:
+            yield from self.b.exchanges
+
+    # -- judging ------------------------------------------------------------------------------
+
+    def expect(self, condition: object, rule: str, message: str) -> None:
+        """Count one judgement of `rule`; raise RuleViolation unless `condition` holds."""
+        self.result.exercised[rule] += 1
+        if not condition:
+            raise RuleViolation(rule, message)
+
+    def flag(self, condition: object, rule: str, kind: str, message: str,
+             exchanges: list[Exchange]) -> bool:
+        """Like `expect`, but record a broken rule and go on: one finding per rule and kind.
+
+        For what one server gets wrong on every answer (a problem detail's shape): failing the
+        check at once would hide every other rule behind it.
+        """
+        self.result.exercised[rule] += 1
+        if condition:
+            return True
+        if (rule, kind) not in self._flagged:
+            self._flagged.add((rule, kind))
+            self.result.findings.append(Finding(rule, SUITE, str(RuleViolation(rule, message)),
+                                                reproduction(exchanges)))
+        return False
+
+    def expect_status(self, exchange: Exchange, status: int, rule: str, why: str,
+                      code: str | None = None) -> None:
+        """The status `rule` requires (else it is broken); the code, else R12 is broken."""
+        where = f"{exchange.method} {self._path(exchange)} [key {exchange.client or '-'}]"
+        got = exchange.body.get("code") if isinstance(exchange.body, dict) else None
+        said = f"{exchange.status}{f' {got}' if got else ''}"
+        self.expect(exchange.status == status, rule,
+                    f"{where} answered {said}; want {status}{f' {code}' if code else ''}: {why}")
+        if code is not None:
+            # The right status with another code: the problem detail misnames the refusal.
+            self.flag(got == code, "R12", f"code {status} {code}",
+                      f"{where} answered {said}; want {status} {code}: {why}", [exchange])
+        if status >= 400:
+            self.expect_problem(exchange)
+
+    def expect_problem(self, exchange: Exchange) -> None:
+        """R12: a problem detail with the contract's members, request_id == X-Request-Id."""
+        where = f"{exchange.method} {self._path(exchange)} -> {exchange.status}"
+        shown = [exchange]
+        media = (exchange.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        self.flag(media == "application/problem+json", "R12", "media type",
+                  f"{where} with Content-Type {media or 'none'!r}, not application/problem+json",
+                  shown)
+        body = exchange.body
+        if not self.flag(isinstance(body, dict), "R12", "body",
+                         f"{where} without a JSON object body", shown):
+            return
+        for name, kind in (("type", str), ("title", str), ("status", int), ("detail", str),
+                           ("code", str), ("request_id", str)):
+            value = body.get(name)
+            self.flag(isinstance(value, kind) and not isinstance(value, bool), "R12", name,
+                      f"{where}: the problem's {name!r} is {value!r}, not a {kind.__name__}",
+                      shown)
+        self.flag(body.get("status") == exchange.status, "R12", "status",
+                  f"{where}: the problem says status {body.get('status')!r}", shown)
+        if isinstance(body.get("request_id"), str):
+            self.flag(body["request_id"] == exchange.headers.get("X-Request-Id"), "R12",
+                      "request_id", f"{where}: request_id {body['request_id']!r} differs from "
+                      f"X-Request-Id {exchange.headers.get('X-Request-Id')!r}", shown)
+        if exchange.status == 400:
+            errors = body.get("errors")
+            self.flag(isinstance(errors, list) and errors and all(
+                isinstance(e, dict) and isinstance(e.get("pointer"), str)
+                and isinstance(e.get("message"), str) for e in errors), "R12", "errors",
+                f"{where} without errors: [{{pointer, message}}]: {errors!r}", shown)
+        if exchange.status == 422:
+            fields = body.get("fields")
+            self.flag(isinstance(fields, list) and fields, "R12", "fields",
+                      f"{where} without a list of fields: {fields!r}", shown)
+
+    def expect_unchanged(self, before: Any, after: Any, rule: str, what: str) -> None:
+        moved = list(differences(before, after))
+        self.expect(not moved, rule, f"{what}; changed: {'; '.join(moved[:6])}")
+
+    def _path(self, exchange: Exchange) -> str:
+        return exchange.url[len(self.target.base_url):] or "/"
+
+    def _client(self, key: str) -> ApiClient:
+        client = self.a if key == "A" else self.b
+        assert client is not None
+        return client
+
+    def _get_member(self, client: ApiClient, user_id: str, rule: str, why: str) -> dict[str, Any]:
+        answer = client.get(user_id)
+        self.expect_status(answer, 200, rule, why)
+        return answer.body
+
+    def _bad_authorizations(self) -> list[tuple[str, str | None]]:
+        key = self.target.key_a
+        credential = key.split(".", 1)[0] if key.startswith("mgak_") and "." in key else None
+        bad: list[tuple[str, str | None]] = [
+            ("no Authorization header", None),
+            ("a malformed key", f"Bearer not-a-key-{secrets.token_hex(4)}"),
+            ("key A sent as Basic credentials", f"Basic {key}"),
+            ("an unknown key", f"Bearer mgak_{secrets.token_hex(6)}.{secrets.token_hex(16)}"),
+        ]
+        if credential:
+            bad.append(("key A's credential id with a wrong secret",
+                        f"Bearer {credential}.{secrets.token_hex(16)}"))
+        return bad
+
+    def _expect_unauthenticated(self, answer: Exchange, what: str) -> None:
+        where = f"{answer.method} {self._path(answer)} with {what}"
+        code = answer.body.get("code") if isinstance(answer.body, dict) else None
+        self.expect(answer.status == 401 and code == "unauthenticated", "R13",
+                    f"{where} answered {answer.status} {code or ''}; want 401 unauthenticated")
+        challenge = answer.headers.get("WWW-Authenticate") or ""
+        self.expect(challenge.lower().startswith("bearer"), "R13",
+                    f"{where}: 401 with WWW-Authenticate {challenge!r}, want Bearer")
+        self.expect_problem(answer)
+
+    # -- read checks --------------------------------------------------------------------------
+
+    def authentication_is_required_to_read(self) -> None:
+        """R13: reads without a valid key answer 401 unauthenticated, WWW-Authenticate: Bearer."""
+        some_id = next(iter(self.snapshots["A"].ids), None) or unknown_like(None)
+        for path in ("/users", ApiClient.user_path(some_id)):
+            for what, authorization in self._bad_authorizations():
+                answer = self.a.request("GET", path, authorization=authorization)
+                self._expect_unauthenticated(answer, what)
+
+    def errors_are_problem_details(self) -> None:
+        """R12 on 404 and 400; R10 on cursors nobody issued."""
+        missing = unknown_like(next(iter(self.snapshots["A"].ids), None))
+        self.expect_status(self.a.get(missing), 404, "R1",
+                           "an id nobody has is not found", code="user_not_found")
+        for limit in (0, 101, "many"):
+            answer = self.a.request("GET", "/users", params={"limit": limit})
+            self.expect_status(answer, 400, "SPEC", f"limit={limit} is outside 1–100",
+                               code="invalid_request")
+            errors = answer.body.get("errors") if isinstance(answer.body, dict) else None
+            pointers = [e.get("pointer") for e in errors or [] if isinstance(e, dict)]
+            self.flag("/limit" in pointers, "R12", "pointer",
+                      f"GET /users?limit={limit}: errors point at {pointers}, not '/limit'",
+                      [answer])
+        for cursor, why in ((f"gate-{secrets.token_hex(12)}", "a cursor nobody issued"),
+                            ("", "an empty cursor")):
+            answer = self.a.request("GET", "/users", params={"cursor": cursor})
+            self.expect_status(answer, 400, "R10", f"{why} answers 400 invalid_cursor",
+                               code="invalid_cursor")
+
+    def pagination_is_exact(self) -> None:
+        """R10: walks with different page sizes agree; no duplicates; order by joined_at."""
+        first = self.snapshots["A"].members
+        total = len(first)
+        small = max(1, -(-total // MAX_SMALL_PAGES))
+        walks = [(f"limit {PAGE}", PAGE, first, self.snapshots["A"].pages)]
+        if small < PAGE:
+            members, pages = walk(self.a, small)
+            walks.append((f"limit {small}", small, members, pages))
+        default_page = self.a.list_page()
+        self.expect(default_page.status == 200, "R10", f"GET /users answered {default_page.status}")
+        data = default_page.body.get("data") if isinstance(default_page.body, dict) else None
+        self.expect(isinstance(data, list) and len(data) <= 25, "R10",
+                    f"GET /users without limit answered {len(data or [])} members; "
+                    "the default limit is 25")
+        last, last_pages = walk(self.a, PAGE)
+        walks.append((f"limit {PAGE}, again", PAGE, last, last_pages))
+        for name, limit, members, pages in walks:
+            ids = [m.get("user_id") for m in members]
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            self.expect(not twice, "R10", f"the walk with {name} lists {twice} more than once")
+            for page in pages:
+                size = len(page.body["data"])
+                self.expect(size <= limit, "R10", f"a page of the walk with {name} holds "
+                            f"{size} members, over its limit {limit}")
+            joined = [instant((m.get("membership") or {}).get("joined_at")) for m in members]
+            for index in range(1, len(joined)):
+                earlier, later = joined[index - 1], joined[index]
+                self.expect(earlier is None or later is None or earlier <= later, "R10",
+                            f"the walk with {name} lists {ids[index]} (joined {later}) after "
+                            f"{ids[index - 1]} (joined {earlier}); the order is joined_at "
+                            "ascending")
+        # Members listed by the first and the last walk stayed active throughout (as far as
+        # can be told): every walk in between must hold them, in the same relative order.
+        at_end = {m.get("user_id") for m in last}
+        stayed = [m.get("user_id") for m in first if m.get("user_id") in at_end]
+        kept = set(stayed)
+        for name, _, members, _ in walks[1:-1]:
+            seen = [m.get("user_id") for m in members]
+            skipped = sorted(kept - set(seen))
+            self.expect(not skipped, "R10", f"the walk with {name} skips {skipped[:5]}, "
+                        "members listed before and after it")
+            order = [i for i in seen if i in kept]
+            self.expect(order == stayed, "R10", f"the walk with {name} lists the members in "
+                        "another order than the walk with limit 100")
+        self._foreign_cursor()
+
+    def _foreign_cursor(self) -> None:
+        """R10: a cursor issued to Avatar B answers 400 invalid_cursor to key A."""
+        if self.b is None or self.foreign_cursor_checked:
+            return
+        page = self.b.list_page(1)
+        cursor = page.body.get("next_cursor") if isinstance(page.body, dict) else None
+        if not isinstance(cursor, str):
+            return  # B has a single member: no cursor to borrow yet
+        self.foreign_cursor_checked = True
+        answer = self.a.list_page(1, cursor)
+        self.expect_status(answer, 400, "R10", "a cursor Avatar B was given is not valid for "
+                           "key A", code="invalid_cursor")
+
+    def other_avatars_members_are_unknown(self) -> None:
+        """R1/R14: another Avatar's member reads exactly like an id nobody has."""
+        if self.b is None:
+            reason = "no second key (--api-key-b / MAXGOOD_API_KEY_B): cross-Avatar checks skipped"
+            self.result.skipped["R14"] = reason
+            self.result.skipped.setdefault("R1", reason)
+            return
+        ids_a, ids_b = set(self.snapshots["A"].ids), set(self.snapshots["B"].ids)
+        self.expect(self.avatar["A"] != self.avatar["B"], "R1",
+                    f"keys A and B list members of the same Avatar {self.avatar['A']!r}")
+        for asker, only in (("A", sorted(ids_b - ids_a)[:3]), ("B", sorted(ids_a - ids_b)[:2])):
+            for user_id in only:
+                self._looks_unknown(self._client(asker), user_id,
+                                    f"a member of the other Avatar only ({user_id})")
+        for user_id in sorted(ids_a & ids_b)[:3]:
+            self._shared_user_view(user_id)
+
+    def _looks_unknown(self, client: ApiClient, user_id: str, what: str) -> None:
+        answer = client.get(user_id)
+        self.expect_status(answer, 404, "R1", f"{what} is not found for key {client.name}",
+                           code="user_not_found")
+        control = client.get(unknown_like(user_id))
+        self.expect_status(control, 404, "R1", "an id nobody has is not found",
+                           code="user_not_found")
+        seen, reference = _comparable(answer, user_id), _comparable(control, control_id(control))
+        self.expect(seen == reference, "R14",
+                    f"GET of {what} answers {seen}, an id nobody has {reference}: the answers "
+                    "must not tell whether the user exists elsewhere")
+
+    def _shared_user_view(self, user_id: str) -> None:
+        """A user in both Avatars, read by key A: A's membership as A's list shows it."""
+        listed = next(m for m in self.snapshots["A"].members if m.get("user_id") == user_id)
+        other = next(m for m in self.snapshots["B"].members if m.get("user_id") == user_id)
+        member = self._get_member(self.a, user_id, "R1", "a member of Avatar A is readable")
+        mine, theirs = member.get("membership") or {}, other.get("membership") or {}
+        self.expect(mine.get("avatar_id") == self.avatar["A"], "R1",
+                    f"GET {user_id} with key A shows membership.avatar_id "
+                    f"{mine.get('avatar_id')!r}, not A's {self.avatar['A']!r}")
+        for name in ("notes", "structured_data"):
+            listed_value = (listed.get("membership") or {}).get(name)
+            if same(mine.get(name), listed_value) or not same(mine.get(name), theirs.get(name)):
+                continue  # unchanged, or changed by someone else meanwhile: not a leak
+            self.expect(False, "R14", f"GET {user_id} with key A shows membership.{name} "
+                        f"{mine.get(name)!r}, which is Avatar B's, where A's list shows "
+                        f"{listed_value!r}")
+
+    # -- write checks -------------------------------------------------------------------------
+
+    def _invite(self, client: ApiClient, body: dict[str, Any]) -> Exchange:
+        """Invite, and stop the write checks when the Avatar has no seat or invite left (R7)."""
+        answer = client.invite(body)
+        self._judge_invite_headers(answer)
+        if answer.status in (403, 429):
+            code = answer.body.get("code") if isinstance(answer.body, dict) else None
+            if (answer.status == 403 and code == "seat_limit_reached") or (
+                answer.status == 429 and code in ("invite_rate_limited",
+                                                  "invite_safety_cap_reached")):
+                self.expect_problem(answer)
+                raise Stop(f"Avatar {client.name} refused an invite with {answer.status} {code}: "
+                           "no seat or invite left for the write checks")
+        return answer
+
+    def _judge_invite_headers(self, answer: Exchange) -> None:
+        """R7: RateLimit-* on 201 and 429 (and, when present, on other refusals)."""
+        names = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+        present = [n for n in names if answer.headers.get(n) is not None]
+        if answer.status not in (201, 429) and not present:
+            return
+        values: dict[str, int] = {}
+        for name in names:
+            raw = (answer.headers.get(name) or "").strip()
+            self.expect(raw.isdigit(), "R7", f"POST /users answered {answer.status} with {name} "
+                        f"{raw or 'missing'!r}: want a whole number")
+            values[name] = int(raw)
+        self.expect(values["RateLimit-Reset"] <= 3600, "R7",
+                    f"RateLimit-Reset {values['RateLimit-Reset']} is over 3600 seconds")
+        self.expect(values["RateLimit-Remaining"] <= values["RateLimit-Limit"], "R7",
+                    f"RateLimit-Remaining {values['RateLimit-Remaining']} is over "
+                    f"RateLimit-Limit {values['RateLimit-Limit']}")
+
+    def invite_creates_user_from_profile_sent(self) -> None:
+        """R2: a new address becomes a user with exactly the profile and membership sent."""
+        email = self.fresh_email()
+        # A name beyond ASCII, as people have: a server must store it as sent.
+        profile = {"name": "Åda Łovelace-Núñez", "role": "QA lead", "expertise": "API contracts",
+                   "locale": "en-CA"}
+        membership = {"is_coach": True, "notes": "maxgood-contract gate",
+                      "structured_data": {"gate": True, "run": secrets.token_hex(4)},
+                      "license_expires_at": "2031-05-01T10:00:00+02:00"}
+        answer = self._invite(self.a, {"email": email, "profile": profile,
+                                       "membership": membership})
+        self.expect_status(answer, 201, "R2", "inviting an address nobody has adds a member")
+        body = answer.body
+        self.expect(body.get("existing_user") is False and body.get("ignored_profile_fields")
+                    == [], "R2", f"a new address answered existing_user "
+                    f"{body.get('existing_user')!r}, ignored_profile_fields "
+                    f"{body.get('ignored_profile_fields')!r}; want false and []")
+        member = body.get("member") or {}
+        if isinstance(member.get("user_id"), str):
+            self.e1 = {"email": email, "profile": profile, "member": member}
+        got = member.get("profile") or {}
+        self.expect(got.get("email") == email, "R2",
+                    f"profile.email is {got.get('email')!r}, sent {email!r}")
+        for name in PROFILE_FIELDS:
+            self.expect(got.get(name) == profile[name], "R2",
+                        f"a new user's profile.{name} is {got.get(name)!r}, sent "
+                        f"{profile[name]!r}")
+        self._expect_membership(member, {**membership, "is_admin": False}, "SPEC",
+                                "the invite's membership")
+        self.expect((member.get("membership") or {}).get("avatar_id") == self.avatar["A"], "R1",
+                    f"the member was added to {(member.get('membership') or {}).get('avatar_id')!r}"
+                    f", not the key's Avatar {self.avatar['A']!r}")
+        location = answer.headers.get("Location")
+        self.expect(location == f"/v1beta/users/{member.get('user_id')}", "SPEC",
+                    f"Location is {location!r}, want /v1beta/users/{member.get('user_id')}")
+        stored = self._get_member(self.a, member["user_id"], "R2", "the new member is readable")
+        self.expect_unchanged(member, stored, "SPEC",
+                              "GET answers the member otherwise than the invite did")
+
+    def _expect_membership(self, member: dict[str, Any], expected: dict[str, Any], rule: str,
+                           what: str) -> None:
+        membership = member.get("membership") or {}
+        for name, value in expected.items():
+            self.expect(same(value, membership.get(name)), rule,
+                        f"{what}: membership.{name} is {membership.get(name)!r}, want {value!r}")
+        for name in ("joined_at", "updated_at", "license_expires_at"):
+            value = membership.get(name)
+            if value is not None:
+                self.expect(isinstance(value, str) and value.upper().endswith(("Z", "+00:00")),
+                            "SPEC", f"{what}: membership.{name} {value!r} is not in UTC")
+
+    def _require_e1(self) -> dict[str, Any]:
+        """The member the write checks work on, as the server has it now.
+
+        A check that failed half-way may have left it removed; a fresh one is invited then, so
+        one broken rule does not hide the others.
+        """
+        if self.e1 is not None:
+            answer = self.a.get(self.e1["member"]["user_id"])
+            if answer.status == 200 and isinstance(answer.body, dict):
+                self.e1["member"] = answer.body
+                return self.e1
+        email = self.fresh_email()
+        profile = {"name": "Gate Check Ada", "role": "QA lead"}
+        invited = self._invite(self.a, {"email": email, "profile": profile})
+        member = invited.body.get("member") if isinstance(invited.body, dict) else None
+        if invited.status != 201 or not isinstance(member, dict):
+            raise Stop(f"no member to work on: an invite answered {invited.status}")
+        self.e1 = {"email": email, "profile": profile, "member": member}
+        return self._require_e1()
+
+    def invite_of_a_member_conflicts(self) -> None:
+        """R8/R3: inviting an active member, under any case, answers 409 and changes nothing."""
+        e1 = self._require_e1()
+        user_id = e1["member"]["user_id"]
+        again = self._invite(self.a, {"email": e1["email"]})
+        self.expect_status(again, 409, "R8", "the address is already an active member here",
+                           code="already_member")
+        variant = f"  {e1['email'].upper()} "
+        self.result.exercised["R3"] += 1
+        other = self._invite(self.a, {"email": variant, "profile": {"name": "Another Name"}})
+        rule = "R3" if other.status == 201 and (other.body or {}).get("existing_user") is False \
+            else "R8"
+        self.expect_status(other, 409, rule, f"{variant!r} is the same address, trimmed and "
+                           "ignoring case, of an active member", code="already_member")
+        after = self._get_member(self.a, user_id, "R11", "the member is still there")
+        self.expect_unchanged(e1["member"], after, "R11",
+                              "a refused invite (409) changed the member")
+
+    def put_refuses_profile_and_read_only_fields(self) -> None:
+        """R4: profile and read-only fields answer 422 read_only_field, unknown ones 400."""
+        e1 = self._require_e1()
+        user_id = e1["member"]["user_id"]
+        for body, fields in (({"name": "Changed Name"}, {"name"}),
+                             ({"is_admin": True, "email": "changed@example.com"}, {"email"}),
+                             ({"is_coach": False, "user_id": "usr_other"}, {"user_id"}),
+                             ({"notes": "x", "profile": {"role": "Changed"}}, {"profile"})):
+            answer = self.a.update(user_id, body)
+            self.expect_status(answer, 422, "R4", f"a PUT carrying {sorted(fields)} is refused",
+                               code="read_only_field")
+            named = answer.body.get("fields")
+            self.expect(isinstance(named, list) and set(named) == fields, "R4",
+                        f"PUT {sorted(body)} answered 422 with fields {named!r}; want "
+                        f"{sorted(fields)}")
+            after = self._get_member(self.a, user_id, "R11", "the member is still there")
+            self.expect_unchanged(e1["member"], after, "R11",
+                                  f"PUT {body} was refused with 422 but changed the member")
+        for body, why in (({"favourite_colour": "blue"}, "an unknown field answers 400"),
+                          ({}, "an empty PUT answers 400")):
+            answer = self.a.update(user_id, body)
+            self.expect_status(answer, 400, "R4", why, code="invalid_request")
+        after = self._get_member(self.a, user_id, "R11", "the member is still there")
+        self.expect_unchanged(e1["member"], after, "R11", "a PUT refused with 400 changed the "
+                              "member")
+
+    def put_is_partial(self) -> None:
+        """R5: only the fields sent change; structured_data is replaced; null clears."""
+        e1 = self._require_e1()
+        user_id = e1["member"]["user_id"]
+        current = e1["member"]
+        for body in ({"notes": "second notes"},
+                     {"structured_data": {"replaced": [1, 2]}},
+                     {"notes": None, "license_expires_at": None},
+                     {"is_coach": False}):
+            answer = self.a.update(user_id, body)
+            self.expect_status(answer, 200, "R5", f"PUT {body} of a member this run invited")
+            updated = answer.body
+            expected = {**{k: (current.get("membership") or {}).get(k)
+                           for k in MEMBERSHIP_FIELDS}, **body}
+            self._expect_membership(updated, expected, "R5", f"after PUT {body}")
+            for name in ("user_id", "profile"):
+                self.expect_unchanged(current.get(name), updated.get(name), "R5",
+                                      f"PUT {body} changed {name}")
+            for name in ("avatar_id", "status", "is_owner", "joined_at"):
+                self.expect(same((current.get("membership") or {}).get(name),
+                                 (updated.get("membership") or {}).get(name)), "R5",
+                            f"PUT {body} changed membership.{name}")
+            old = instant((current.get("membership") or {}).get("updated_at"))
+            new = instant((updated.get("membership") or {}).get("updated_at"))
+            self.expect(old is not None and new is not None and new >= old, "R5",
+                        f"PUT {body}: updated_at went from {old} to {new}; it moves forward")
+            current = updated
+        stored = self._get_member(self.a, user_id, "R5", "the member is readable")
+        self.expect_unchanged(current, stored, "R5", "GET after the PUTs differs from the last "
+                              "PUT's answer")
+        e1["member"] = stored
+
+    def delete_is_soft_and_reinvite_keeps_identity(self) -> None:
+        """R6/R2: removing then inviting again makes a fresh membership, same identity."""
+        e1 = self._require_e1()
+        user_id = e1["member"]["user_id"]
+        removed = self.a.remove(user_id)
+        self.expect(removed.status == 204 and not removed.text.strip(), "R6",
+                    f"DELETE of a member answered {removed.status} {removed.text[:200]!r}; want "
+                    "204 without a body")
+        self.expect_status(self.a.get(user_id), 404, "R6", "a removed member is not found",
+                           code="user_not_found")
+        listed, _ = walk(self.a, PAGE)
+        self.expect(user_id not in [m.get("user_id") for m in listed], "R1",
+                    f"the list still holds {user_id} after its DELETE answered 204")
+        self.expect_status(self.a.remove(user_id), 404, "R6", "a second DELETE",
+                           code="user_not_found")
+        self.expect_status(self.a.update(user_id, {"notes": "after removal"}), 404, "R1",
+                           "a removed member is not found", code="user_not_found")
+        profile = {"name": "Someone Else", "role": "Impostor", "locale": "de-DE"}
+        membership = {"notes": "after the re-invite", "structured_data": {"second": True}}
+        answer = self._invite(self.a, {"email": e1["email"], "profile": profile,
+                                       "membership": membership})
+        self.expect_status(answer, 201, "R6", "inviting a removed member's address again")
+        body = answer.body
+        self.expect(body.get("existing_user") is True, "R2",
+                    f"re-inviting a removed member answered existing_user "
+                    f"{body.get('existing_user')!r}; want true")
+        ignored = body.get("ignored_profile_fields")
+        self.expect(isinstance(ignored, list) and set(ignored) == set(profile), "R2",
+                    f"ignored_profile_fields is {ignored!r}; want every profile key sent: "
+                    f"{sorted(profile)}")
+        member = body.get("member") or {}
+        self.expect(member.get("user_id") == user_id, "R3",
+                    f"the same address came back as user {member.get('user_id')!r}, not "
+                    f"{user_id!r}")
+        self.expect_unchanged(e1["member"]["profile"], member.get("profile"), "R2",
+                              "inviting an existing user changed their profile")
+        defaults = {"is_admin": False, "is_coach": False, "license_expires_at": None}
+        self._expect_membership(member, {**defaults, **membership}, "R6",
+                                "a re-invite's membership comes from the new invite")
+        old = instant(e1["member"]["membership"].get("joined_at"))
+        new = instant((member.get("membership") or {}).get("joined_at"))
+        self.expect(old is not None and new is not None and new >= old, "R6",
+                    f"the fresh membership's joined_at {new} is before the first one's {old}")
+        stored = self._get_member(self.a, user_id, "R6", "the re-invited member is readable")
+        self.expect_unchanged(e1["member"]["profile"], stored.get("profile"), "R2",
+                              "a GET after the re-invite shows another profile")
+        e1["member"] = stored
+
+    def writes_without_a_valid_key_change_nothing(self) -> None:
+        """R13: writes without a valid key answer 401 and change nothing."""
+        e1 = self._require_e1()
+        user_id = e1["member"]["user_id"]
+        for what, authorization in self._bad_authorizations():
+            email = self.fresh_email()
+            self.unauthenticated_emails.add(email.strip().lower())
+            sent = [
+                self.a.request("PUT", ApiClient.user_path(user_id), json={"notes": "no key"},
+                               authorization=authorization),
+                self.a.request("DELETE", ApiClient.user_path(user_id),
+                               authorization=authorization),
+                self.a.request("POST", "/users", json={"email": email},
+                               authorization=authorization),
+            ]
+            for answer in sent:
+                self._expect_unauthenticated(answer, what)
+        after = self._get_member(self.a, user_id, "R13",
+                                 "writes without a valid key leave the member in place")
+        self.expect_unchanged(e1["member"], after, "R13",
+                              "writes without a valid key changed the member")
+
+    def avatars_stay_apart_on_a_shared_user(self) -> None:
+        """R1/R2/R6/R14 on a person in both Avatars, all of whose memberships this run made."""
+        if self.b is None:
+            return
+        email = self.fresh_email()
+        canary = f"gate-canary-{secrets.token_hex(8)}"
+        self.canaries.append(canary)
+        profile = {"name": "Gate Check Bo", "role": "Coachee", "locale": "en-GB"}
+        planted = self._invite(self.b, {"email": email, "profile": profile, "membership": {
+            "is_coach": True, "notes": canary, "structured_data": {"canary": canary}}})
+        self.expect_status(planted, 201, "R2", "inviting an address nobody has into Avatar B")
+        in_b = planted.body["member"]
+        user_id = in_b["user_id"]
+        self._looks_unknown(self.a, user_id, "a member of Avatar B only")
+        self.expect_status(self.a.update(user_id, {"notes": "from A"}), 404, "R1",
+                           "key A cannot update a member of Avatar B only",
+                           code="user_not_found")
+        self.expect_status(self.a.remove(user_id), 404, "R1",
+                           "key A cannot remove a member of Avatar B only",
+                           code="user_not_found")
+        still = self._get_member(self.b, user_id, "R1", "B's member is still there")
+        self.expect_unchanged(in_b, still, "R1", "key A's refused writes changed Avatar B's "
+                              "member")
+        answer = self._invite(self.a, {"email": email.upper(), "profile": {
+            "name": "Overwritten Name", "expertise": "Other"}, "membership": {"notes": "a-side"}})
+        self.expect_status(answer, 201, "R2", "inviting a member of Avatar B into Avatar A")
+        body = answer.body
+        in_a = body.get("member") or {}
+        self.expect(in_a.get("user_id") == user_id, "R3",
+                    f"{email.upper()!r} got a second user id {in_a.get('user_id')!r}; the "
+                    f"address is {user_id}'s, ignoring case")
+        self.expect(body.get("existing_user") is True, "R2",
+                    f"the address of an existing user answered existing_user "
+                    f"{body.get('existing_user')!r}; want true")
+        self.expect(set(body.get("ignored_profile_fields") or []) == {"name", "expertise"},
+                    "R2", f"ignored_profile_fields is {body.get('ignored_profile_fields')!r}; "
+                    "want ['expertise', 'name']")
+        self.expect_unchanged(in_b["profile"], in_a.get("profile"), "R2",
+                              "inviting an existing user changed their profile")
+        self._expect_membership(in_a, {"avatar_id": self.avatar["A"], "notes": "a-side",
+                                       "structured_data": {}, "is_coach": False}, "R14",
+                                "A's membership of a person B also has")
+        read = self.a.get(user_id)
+        self.expect_status(read, 200, "R1", "the shared member is readable by A")
+        self.expect(canary not in read.text, "R14",
+                    "GET with key A shows Avatar B's notes or structured_data")
+        self._foreign_cursor()
+        removed = self.a.remove(user_id)
+        self.expect(removed.status == 204, "R6", f"DELETE answered {removed.status}")
+        kept = self._get_member(self.b, user_id, "R6",
+                                "removing the member from A leaves B's membership")
+        self.expect_unchanged(in_b, kept, "R6", "DELETE in Avatar A changed the person's "
+                              "membership in Avatar B")
+
+    # -- checks over everything the gate saw ---------------------------------------------------
+
+    def answers_to_one_avatar_hold_nothing_of_another(self) -> None:
+        """R14/R1: no answer to key A names Avatar B or shows B's canaries, and vice versa."""
+        if self.b is None:
+            return
+        for mine, theirs, client in (("A", "B", self.a), ("B", "A", self.b)):
+            foreign = self.avatar.get(theirs)
+            for answer in client.exchanges:
+                values = set(strings_in(answer.body))
+                self.expect(foreign is None or foreign not in values, "R14",
+                            f"{answer.method} {self._path(answer)} with key {mine} shows Avatar "
+                            f"{theirs}'s avatar_id {foreign!r}")
+                if mine == "A":
+                    leaked = [c for c in self.canaries if c in answer.text]
+                    self.expect(not leaked, "R14", f"{answer.method} {self._path(answer)} with "
+                                "key A shows data planted in Avatar B's membership")
+
+    def invite_limits_are_announced(self) -> None:
+        """R7: every 429 anyone in this run got carries Retry-After and a limit's code."""
+        for seen in list(self.guard.rate_limited):
+            where = f"{seen.method} {seen.url[len(self.target.base_url):]} -> 429"
+            raw = (seen.headers.get("Retry-After") or seen.headers.get("retry-after") or "")
+            self.expect(raw.strip().isdigit() and int(raw) >= 1, "R7",
+                        f"{where} with Retry-After {raw or 'missing'!r}: want whole seconds >= 1")
+            code = seen.body.get("code") if isinstance(seen.body, dict) else None
+            self.expect(code in ("invite_rate_limited", "invite_safety_cap_reached"), "R7",
+                        f"{where} with code {code!r}: a 429 is an invite limit")
+
+    def answers_conform_to_the_spec(self) -> None:
+        """SPEC: every answer the gate got matches the spec; every answer has X-Request-Id."""
+        for answer in self.exchanges:
+            where = f"{answer.method} {self._path(answer)} answered {answer.status}"
+            self.flag(answer.headers.get("X-Request-Id"), "R12", "X-Request-Id",
+                      f"{where} without X-Request-Id", [answer])
+            problem = spec_problem(answer, self.target.base_url)
+            rule = "R12" if 400 <= answer.status < 500 else "SPEC"
+            self.flag(problem is None, rule, f"spec {answer.method} {answer.status}",
+                      f"{where}, which the spec does not allow: {problem}", [answer])
+
+
+def control_id(answer: Exchange) -> str:
+    """The user id a GET asked for, from its URL."""
+    from urllib.parse import unquote
+
+    return unquote(answer.url.rsplit("/", 1)[-1])
+
+
+def _comparable(answer: Exchange, user_id: str) -> dict[str, Any]:
+    """What of a 404 may not depend on whether the user exists elsewhere (R14)."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    kept = {k: body.get(k) for k in ("type", "title", "status", "code", "detail")}
+    if isinstance(kept["detail"], str):
+        kept["detail"] = kept["detail"].replace(user_id, "{user_id}")
+    kept["content_type"] = (answer.headers.get("Content-Type") or "").split(";")[0]
+    kept["keys"] = sorted(body)
+    return kept

@@ -1,0 +1,228 @@
+"""One verdict per rule from several suites' results, and the reports a person and CI read.
+
+`RunReport.outcomes()` folds the suites' `SuiteResult`s into one line per rule (R1–R14 and
+SPEC): FAIL if any suite found it broken, pass if some check exercised it, otherwise skipped
+with every reason given. The same report renders as a console table, as JUnit XML (one testcase
+per rule: a failure element carrying each reproduction, or a skipped element with its reason)
+and as Markdown for a CI job summary.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.report import Finding, SuiteResult
+from harness.rules import RULES
+
+PASS, FAIL, SKIPPED = "pass", "FAIL", "skipped"
+
+
+@dataclass
+class RuleOutcome:
+    """The verdict on one rule across every suite of a run."""
+
+    rule: str
+    title: str
+    exercised: int
+    findings: list[Finding]
+    reasons: list[str]  # why it was skipped, by the suites that skipped it
+
+    @property
+    def status(self) -> str:
+        if self.findings:
+            return FAIL
+        return PASS if self.exercised else SKIPPED
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons) or "no check exercised it"
+
+
+@dataclass
+class RunReport:
+    """Everything a run's reports say: per-rule results, budgets spent, cleanup."""
+
+    title: str
+    target: str
+    results: list[SuiteResult] = field(default_factory=list)
+    requests: int | None = None  # counted on the wire; else the suites' own counts
+    invites: int | None = None
+    seconds: float = 0.0
+    seed: int | None = None
+    facts: list[tuple[str, str]] = field(default_factory=list)  # extra "what: value" lines
+    notes: list[str] = field(default_factory=list)  # cleanup, refusals, interruptions
+    leftovers: list[str] = field(default_factory=list)  # memberships it could not remove
+
+    def outcomes(self) -> list[RuleOutcome]:
+        exercised: Counter[str] = Counter()
+        findings: dict[str, list[Finding]] = {rule: [] for rule in RULES}
+        reasons: dict[str, list[str]] = {rule: [] for rule in RULES}
+        for result in self.results:
+            exercised.update(result.exercised)
+            for finding in result.findings:
+                findings.setdefault(finding.rule, []).append(finding)
+            for rule, reason in result.skipped.items():
+                reasons.setdefault(rule, []).append(f"{result.suite}: {reason}")
+        return [
+            RuleOutcome(rule, RULES.get(rule, rule), exercised[rule], findings[rule],
+                        reasons.get(rule, []))
+            for rule in findings
+        ]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for result in self.results for finding in result.findings]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def total_requests(self) -> int:
+        if self.requests is not None:
+            return self.requests
+        return sum(result.requests for result in self.results)
+
+    @property
+    def total_invites(self) -> int:
+        if self.invites is not None:
+            return self.invites
+        return sum(result.invites for result in self.results)
+
+    def headline(self) -> str:
+        outcomes = self.outcomes()
+        failed = [o.rule for o in outcomes if o.status == FAIL]
+        skipped = sum(o.status == SKIPPED for o in outcomes)
+        verdict = f"FAILED: {', '.join(failed)}" if failed else "passed"
+        return (f"{verdict} ({len(outcomes) - len(failed) - skipped} passed, {len(failed)} "
+                f"failed, {skipped} skipped; {self.total_requests} requests, "
+                f"{self.total_invites} invites, {self.seconds:.1f}s)")
+
+    # -- console ------------------------------------------------------------------------------
+
+    def console(self, *, width: int = 100) -> str:
+        lines = [f"{self.title}: {self.target}"]
+        lines += [f"  {what}: {value}" for what, value in self.facts]
+        lines.append("")
+        lines.append(f"{'rule':<5} {'':<34} {'exercised':>9}  result")
+        for o in self.outcomes():
+            result = o.status if o.status != SKIPPED else f"skipped: {o.reason}"
+            line = f"{o.rule:<5} {o.title[:34]:<34} {o.exercised:>9}  {result}"
+            lines.append(line if len(line) <= width * 2 else line[: width * 2 - 3] + "...")
+        lines.append("")
+        per_suite = ", ".join(f"{r.suite} {r.requests}" for r in self.results)
+        lines.append(f"requests sent: {self.total_requests} ({per_suite}); "
+                     f"invites used: {self.total_invites}; {self.seconds:.1f}s")
+        if self.seed is not None:
+            lines.append(f"seed: {self.seed}")
+        lines += [f"note: {note}" for note in self.notes]
+        if self.leftovers:
+            lines.append("NOT REMOVED (remove by hand):")
+            lines += [f"  {item}" for item in self.leftovers]
+        for finding in self.findings:
+            lines += ["", f"FAIL {finding.rule} [{finding.suite}] {finding.message}"]
+            if finding.reproduction:
+                lines += ["  " + row for row in finding.reproduction.splitlines()]
+        lines += ["", self.headline()]
+        return "\n".join(lines)
+
+    # -- JUnit XML ----------------------------------------------------------------------------
+
+    def junit(self) -> str:
+        outcomes = self.outcomes()
+        suite = ET.Element("testsuite", {
+            "name": "maxgood-contract",
+            "tests": str(len(outcomes)),
+            "failures": str(sum(o.status == FAIL for o in outcomes)),
+            "errors": "0",
+            "skipped": str(sum(o.status == SKIPPED for o in outcomes)),
+            "time": f"{self.seconds:.3f}",
+        })
+        properties = ET.SubElement(suite, "properties")
+        for name, value in [("target", self.target), ("requests", str(self.total_requests)),
+                            ("invites", str(self.total_invites)),
+                            *((what, value) for what, value in self.facts),
+                            *([("seed", str(self.seed))] if self.seed is not None else [])]:
+            ET.SubElement(properties, "property", {"name": name, "value": value})
+        for o in outcomes:
+            case = ET.SubElement(suite, "testcase", {
+                "classname": "maxgood-contract", "name": f"{o.rule} {o.title}", "time": "0"})
+            if o.status == FAIL:
+                first = o.findings[0].message
+                failure = ET.SubElement(case, "failure", {
+                    "message": _one_line(first), "type": o.rule})
+                failure.text = "\n\n".join(_finding_text(f) for f in o.findings)
+            elif o.status == SKIPPED:
+                ET.SubElement(case, "skipped", {"message": _one_line(o.reason)})
+            out = ET.SubElement(case, "system-out")
+            out.text = f"exercised {o.exercised} times" + (
+                f"; skipped by {o.reason}" if o.reasons else "")
+        if self.notes or self.leftovers:
+            out = ET.SubElement(suite, "system-out")
+            out.text = "\n".join(self.notes + [f"not removed: {x}" for x in self.leftovers])
+        ET.indent(suite)
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
+            suite, encoding="unicode") + "\n"
+
+    # -- Markdown -----------------------------------------------------------------------------
+
+    def markdown(self) -> str:
+        lines = [f"# {self.title}", "", f"**{self.headline()}**", "", f"Target: `{self.target}`"]
+        lines += [f"- {what}: {value}" for what, value in self.facts]
+        lines += ["", "| rule | | exercised | result |", "|---|---|---:|---|"]
+        for o in self.outcomes():
+            result = {PASS: "pass", FAIL: "**FAIL**"}.get(o.status, f"skipped: {o.reason}")
+            lines.append(f"| {o.rule} | {o.title} | {o.exercised} | {_cell(result)} |")
+        lines += ["", f"Requests sent: {self.total_requests}; invites used: "
+                      f"{self.total_invites}; time: {self.seconds:.1f}s."]
+        for result in self.results:
+            lines.append(f"- {result.suite}: {result.requests} requests, {result.invites} "
+                         f"invites, {len(result.findings)} findings, {result.seconds:.1f}s")
+        if self.seed is not None:
+            lines += ["", f"Seed: `{self.seed}`"]
+        if self.notes:
+            lines += ["", "## Notes", ""] + [f"- {note}" for note in self.notes]
+        if self.leftovers:
+            lines += ["", "## Not removed (remove by hand)", ""]
+            lines += [f"- `{item}`" for item in self.leftovers]
+        if self.findings:
+            lines += ["", "## Failures"]
+            for finding in self.findings:
+                lines += ["", f"### {finding.rule} ({finding.suite})", "", finding.message]
+                if finding.reproduction:
+                    lines += ["", "```sh", finding.reproduction, "```"]
+        return "\n".join(lines) + "\n"
+
+    def write(self, directory: Path | str) -> tuple[Path, Path]:
+        """Write junit.xml and summary.md into `directory`; their paths."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        junit, summary = folder / "junit.xml", folder / "summary.md"
+        junit.write_text(self.junit(), encoding="utf-8")
+        summary.write_text(self.markdown(), encoding="utf-8")
+        return junit, summary
+
+
+def _finding_text(finding: Finding) -> str:
+    text = f"[{finding.suite}] {finding.message}"
+    if finding.reproduction:
+        text += "\nReproduce (key redacted):\n" + finding.reproduction
+    return text
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _cell(text: str) -> str:
+    return _one_line(text, 400).replace("|", "\\|")
+
+
+def merge(results: Iterable[SuiteResult]) -> list[SuiteResult]:
+    """The results in a stable order for reports: the gate's own checks first."""
+    return sorted(results, key=lambda r: (r.suite != "gate", r.suite))
