@@ -195,7 +195,7 @@ class Store:
                     setattr(self, name, value)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=4096)
 def format_instant(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with microseconds, so updated_at visibly moves forward (R5).
 
