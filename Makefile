@@ -6,11 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_NODE_STAMP := bench/node_modules/.installed
 SPECS := openapi/v1beta.yaml openapi/mock-admin.yaml
 
 HOST ?= 127.0.0.1
 PORT ?= 8080
 FUZZ_MINUTES ?= 2
+BENCH_ARGS ?=
 export HYPOTHESIS_PROFILE
 
 .PHONY: help venv mock test lint spec-check fuzz gate bench clean
@@ -53,5 +56,21 @@ fuzz: $(STAMP)
 gate: $(STAMP)
 	$(BIN)/maxgood-contract --report-dir reports
 
+# Benchmarks, not tests: Prism (pinned in bench/package.json, apart from the light tools above)
+# and wrk (Debian's package; without it the Python load generator in bench/ stands in).
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+$(BENCH_NODE_STAMP): bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench: $(BENCH_STAMP) $(BENCH_NODE_STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } \
+		|| echo "wrk is not available: the Python load generator in bench/ stands in for it"
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules reports .hypothesis
+	rm -rf $(VENV) node_modules bench/node_modules reports .hypothesis
