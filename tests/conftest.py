@@ -1,6 +1,6 @@
 """Fixtures for the mock's own tests: a fresh app per test, keyed clients, spec-checked answers.
 
-Every answer a test client gets is checked here, so that no test has to remember to:
+Every answer a test client gets is checked here, so that no test has to remember it:
 
 - against the spec it belongs to (``openapi/v1beta.yaml`` under ``/v1beta``,
   ``openapi/mock-admin.yaml`` under ``/_mock``) with openapi-core: status, headers, body;
