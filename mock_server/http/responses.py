@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from flask import Response, g, request
 
 from ..core.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
@@ -14,8 +15,17 @@ from .state import get_state
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return Response(text, status=status, headers=headers, mimetype="application/json")
+    return Response(dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+def dumps(body: Any) -> bytes:
+    """Compact UTF-8 JSON. orjson is several times faster than json on a page of members (the
+    largest cost of GET /users); json takes over for what orjson refuses: integers beyond 64
+    bits (structured_data may hold them) and nesting deeper than 254 levels."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def problem_response(error: ApiError) -> Response:
