@@ -283,11 +283,17 @@ def _invite_rate_limit_off(self: MemberService, original: Wrapper, *args: Any) -
     "_page",
 )
 def _pagination_drops_boundary_item(
-    self: MemberService, original: Wrapper, avatar_id: str, position: Any, *rest: Any
+    self: MemberService,
+    original: Wrapper,
+    avatar_id: str,
+    position: Any,
+    walk_started: Any,
+    limit: int,
 ) -> Any:
-    page = original(avatar_id, position, *rest)
     if position is None:
-        return page
+        return original(avatar_id, position, walk_started, limit)
+    # One more than asked, less the first: a full page that starts one member late.
+    page = original(avatar_id, position, walk_started, limit + 1)
     return MemberService._Page(page.members[1:], page.has_more)
 
 
