@@ -335,10 +335,12 @@ def _suite_deadline(guard: Guard, seconds: float | None) -> Iterator[None]:
     overall = guard.deadline
     if seconds is not None:
         guard.deadline = min(overall or float("inf"), guard.clock() + seconds)
+    guard.restart_budget_stop()
     try:
         yield
     finally:
         guard.deadline = overall
+        guard.restart_budget_stop()
 
 
 def clean_up(run: Run) -> None:
@@ -527,6 +529,7 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
         facts=_facts(settings, run),
         notes=run.notes + _guard_notes(guard),
         leftovers=run.leftovers,
+        secrets=[k for k in (settings.key_a, settings.key_b) if k],
     )
     if run.interrupted:
         report.notes.insert(0, f"interrupted by {signal.Signals(run.interrupted).name}; the "

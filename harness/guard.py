@@ -58,6 +58,11 @@ class GuardRefusal(KeyboardInterrupt):
 class BudgetExhausted(GuardRefusal):
     """The run's request, invite or time budget is spent."""
 
+    def __init__(self, reason: str, method: str = "", url: str = "", *,
+                 invites_only: bool = False) -> None:
+        super().__init__(reason, method, url)
+        self.invites_only = invites_only  # other requests may still go out
+
 
 class UnsafeRequest(GuardRefusal):
     """The request could touch data the run did not create."""
@@ -71,6 +76,11 @@ class Budget:
     max_invites: int | None = None  # successful invites (201), as R7 counts them
     seconds: float | None = None
     retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP
+    # Once a budget is spent, a few more requests (never an invite; the ledger rules still
+    # apply) go out for a little while, so that a suite stopped in the middle can finish its
+    # own bookkeeping: a last list walk, putting back what it changed, removing what it made.
+    wind_down_requests: int = 100
+    wind_down_seconds: float = 30.0
 
 
 @dataclass
@@ -114,6 +124,8 @@ class Guard:
     budget: Budget = field(default_factory=Budget)
     read_only: bool = False
     enforce_ledger: bool = True  # off only for the embedded mock, whose data is disposable
+    # Off for the embedded mock: suites reach its limits on purpose and move its clock instead.
+    honour_retry_after: bool = True
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
@@ -135,6 +147,9 @@ class Guard:
         self.rate_limited: list[RateLimited] = []
         self.ledger: dict[tuple[str, str], LedgerEntry] = {}
         self._not_before = 0.0  # Retry-After: no request before this instant (clock())
+        self._spent: BudgetExhausted | None = None  # the first budget refusal
+        self._wind_down_until = 0.0
+        self._wind_down_left = 0
         self.errors = 0  # requests that got no answer (connection errors, timeouts)
 
     # -- the ledger -------------------------------------------------------------------------
@@ -219,6 +234,11 @@ class Guard:
         with self._lock:
             if len(self.refusals) < 200:
                 self.refusals.append(refusal)
+            if isinstance(refusal, BudgetExhausted) and not refusal.invites_only \
+                    and self._spent is None:
+                self._spent = refusal
+                self._wind_down_until = self.clock() + self.budget.wind_down_seconds
+                self._wind_down_left = self.budget.wind_down_requests
         raise refusal
 
     def _route(self, url: str) -> tuple[bool, str | None, bool]:
@@ -276,8 +296,22 @@ class Guard:
             entry = self.ledger.get((key or "?", user_id))
             return entry is not None and entry.active
 
+    def restart_budget_stop(self) -> None:
+        """Forget a spent budget's stop, e.g. when the next suite starts with its own share."""
+        with self._lock:
+            self._spent = None
+
     def _spend(self, method: str, url: str, invite: bool) -> None:
         now = self.clock()
+        with self._lock:
+            spent = self._spent
+            if spent is not None and not invite and self._wind_down_left > 0 \
+                    and now <= self._wind_down_until:
+                self._wind_down_left -= 1
+                self.requests += 1
+                return
+        if spent is not None:
+            self._refuse(BudgetExhausted(spent.reason, method, url))
         wait = self._not_before - now
         if wait > 0:
             if self.deadline is not None and now + wait > self.deadline:
@@ -287,8 +321,8 @@ class Guard:
             self.sleep(wait)
             now = self.clock()
         if self.deadline is not None and now > self.deadline:
-            self._refuse(BudgetExhausted(f"time budget of {self.budget.seconds:.0f}s spent",
-                                         method, url))
+            self._refuse(BudgetExhausted(f"time budget of {self.deadline - self.started:.0f}s "
+                                         "spent", method, url))
         with self._lock:
             limit = self.budget.max_requests
             if limit is not None and self.requests >= limit:
@@ -298,7 +332,8 @@ class Guard:
                 self.invites + self._pending_invites >= self.budget.max_invites
             ):
                 refusal = BudgetExhausted(
-                    f"invite budget of {self.budget.max_invites} spent", method, url)
+                    f"invite budget of {self.budget.max_invites} spent", method, url,
+                    invites_only=True)
             else:
                 refusal = None
                 self.requests += 1
@@ -341,8 +376,9 @@ class Guard:
                 self.rate_limited.append(RateLimited(
                     request.method or "", request.url or "", plan.key,
                     dict(response.headers), body, response.text[:2000]))
-                self._not_before = max(
-                    self._not_before, self.clock() + _retry_after(response, self.budget))
+                if self.honour_retry_after:
+                    self._not_before = max(
+                        self._not_before, self.clock() + _retry_after(response, self.budget))
 
 
 def _retry_after(response: requests.Response, budget: Budget) -> float:

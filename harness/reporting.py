@@ -19,6 +19,7 @@ from harness.report import Finding, SuiteResult
 from harness.rules import RULES
 
 PASS, FAIL, SKIPPED = "pass", "FAIL", "skipped"
+REDACTED = "<redacted>"
 
 
 @dataclass
@@ -56,6 +57,14 @@ class RunReport:
     facts: list[tuple[str, str]] = field(default_factory=list)  # extra "what: value" lines
     notes: list[str] = field(default_factory=list)  # cleanup, refusals, interruptions
     leftovers: list[str] = field(default_factory=list)  # memberships it could not remove
+    # Keys never appear in a report, whatever a suite put in a message or reproduction.
+    secrets: list[str] = field(default_factory=list, repr=False)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
 
     def outcomes(self) -> list[RuleOutcome]:
         exercised: Counter[str] = Counter()
@@ -128,7 +137,7 @@ class RunReport:
             if finding.reproduction:
                 lines += ["  " + row for row in finding.reproduction.splitlines()]
         lines += ["", self.headline()]
-        return "\n".join(lines)
+        return self.redact("\n".join(lines))
 
     # -- JUnit XML ----------------------------------------------------------------------------
 
@@ -165,8 +174,8 @@ class RunReport:
             out = ET.SubElement(suite, "system-out")
             out.text = "\n".join(self.notes + [f"not removed: {x}" for x in self.leftovers])
         ET.indent(suite)
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
-            suite, encoding="unicode") + "\n"
+        return self.redact('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
+            suite, encoding="unicode") + "\n")
 
     # -- Markdown -----------------------------------------------------------------------------
 
@@ -195,7 +204,7 @@ class RunReport:
                 lines += ["", f"### {finding.rule} ({finding.suite})", "", finding.message]
                 if finding.reproduction:
                     lines += ["", "```sh", finding.reproduction, "```"]
-        return "\n".join(lines) + "\n"
+        return self.redact("\n".join(lines) + "\n")
 
     def write(self, directory: Path | str) -> tuple[Path, Path]:
         """Write junit.xml and summary.md into `directory`; their paths."""

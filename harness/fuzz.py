@@ -1,0 +1,225 @@
+"""`make fuzz` (`python -m harness.fuzz`): both suites at fuzzing effort for a time budget.
+
+    FUZZ_MINUTES=2 FUZZ_SEED=1234 FUZZ_FAULTS=invite_overwrites_identity python -m harness.fuzz
+
+The budget is split evenly between the contract suite and the stateful suite, each run with
+HYPOTHESIS_PROFILE=fuzz (unless another profile is set) against the embedded mock, a fresh one
+per suite, with the named faults switched on; or against MAXGOOD_BASE_URL with MAXGOOD_API_KEY
+[MAXGOOD_API_KEY_B], where `harness.guard` keeps every write on members the run created. The
+seed is printed first, so a run can be replayed; the summary names each rule, how often it was
+exercised, and for each failure the reproduction as curl commands (keys redacted).
+
+Exit status: 0 no rule broken, 1 some rule broken, 2 misconfigured, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Iterator
+
+from harness.client import ApiClient
+from harness.guard import Budget, Guard
+from harness.report import SuiteResult
+from harness.reporting import RunReport, merge
+from harness.suites import SuiteUnavailable, accepted, entry_point, run_suite
+from harness.target import Target, embedded_mock, target_from_env
+
+SUITES = ("contract", "stateful")
+DEFAULT_TEMPLATE = "qa+{token}@example.com"
+# A suite that keeps its own time overruns by up to a batch; the guard's stop loses what it
+# found, so the stop comes late. A suite in rounds is stopped near the end of its share.
+GRACE_TIMED = (2.0, 90.0)
+GRACE_ROUNDS = (1.15, 5.0)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.fuzz",
+        description="Both suites with the fuzz profile for a time budget, then a summary per "
+        "rule. Against the embedded mock unless MAXGOOD_BASE_URL is set.")
+    parser.add_argument("--minutes", type=float, default=float(env("FUZZ_MINUTES") or 2),
+                        help="the time budget, split between the suites [FUZZ_MINUTES]")
+    parser.add_argument("--seed", type=int, default=int(env("FUZZ_SEED") or 0) or None,
+                        help="replay a run with its seed [FUZZ_SEED]")
+    parser.add_argument("--fault", action="append", default=None, metavar="NAME",
+                        help="switch on a fault of the embedded mock (repeatable) [FUZZ_FAULTS]")
+    parser.add_argument("--base-url", default=None,
+                        help="fuzz this server instead of the mock [MAXGOOD_BASE_URL]")
+    parser.add_argument("--suites", default=",".join(SUITES),
+                        help="which suites, comma-separated (default %(default)s)")
+    parser.add_argument("--report-dir", help="also write junit.xml and summary.md here")
+    return parser.parse_args(argv)
+
+
+def faults_from(args: argparse.Namespace) -> tuple[str, ...]:
+    from mock_server.faults import CATALOGUE
+
+    named = args.fault if args.fault is not None else re.split(
+        r"[\s,]+", os.environ.get("FUZZ_FAULTS", "").strip())
+    faults = tuple(name for name in named if name)
+    unknown = sorted(set(faults) - set(CATALOGUE))
+    if unknown:
+        raise SystemExit(f"unknown fault(s) {unknown}; see `maxgood-mock --list-faults`")
+    return faults
+
+
+@contextlib.contextmanager
+def counted(target: Target | None, seconds: float, grace: tuple[float, float]) -> Iterator[Guard]:
+    """Count every request and invite on the wire; against a real server, keep writes to what
+    the run created; stop a suite that overruns its share of the time."""
+    external = target is not None and target.admin_url is None
+    keys: dict[str, str] = {}
+    if target is not None:
+        keys = {"A": target.key_a} | ({"B": target.key_b} if target.key_b else {})
+    guard = Guard(
+        base_url=target.base_url if target else "http://embedded.invalid",
+        keys=keys,
+        email_template=os.environ.get("MAXGOOD_EMAIL_TEMPLATE") or DEFAULT_TEMPLATE,
+        budget=Budget(seconds=seconds * grace[0] + grace[1]),
+        enforce_ledger=external,
+        honour_retry_after=external,
+    )
+    with guard.installed():
+        yield guard
+
+
+def remove_leftovers(guard: Guard, target: Target) -> list[str]:
+    """Remove what a suite created on a real server and did not remove itself."""
+    guard.teardown = True
+    clients = {"A": ApiClient(target.base_url, target.key_a, name="A")}
+    if target.key_b:
+        clients["B"] = ApiClient(target.base_url, target.key_b, name="B")
+    leftovers = []
+    for entry in guard.entries(active=True):
+        client = clients.get(entry.key)
+        answer = client.remove(entry.user_id) if client else None
+        if answer is None or answer.status not in (204, 404):
+            leftovers.append(f"Avatar {entry.key}: user {entry.user_id} ({entry.email})")
+    return leftovers
+
+
+def fuzz_suite(name: str, external: Target | None, faults: tuple[str, ...], seconds: float,
+               seed: int, profile: str, report: RunReport) -> SuiteResult:
+    """Fuzz one suite for `seconds`: in one call if it takes a time budget, else in rounds.
+
+    A suite without a time budget runs its profile's effort once per round, each round against
+    a fresh mock with the next seed (seed, seed + 1, ...), so a replay repeats the same rounds.
+    """
+    timed = bool(accepted(entry_point(name), {"seconds": seconds}))
+    deadline = time.monotonic() + seconds
+    rounds: list[SuiteResult] = []
+    last = 0.0
+    while not rounds or (not timed and deadline - time.monotonic() > last):
+        began = time.monotonic()
+        with contextlib.ExitStack() as stack:
+            target = external
+            if target is None and name == "contract":
+                target = stack.enter_context(embedded_mock(faults))
+            guard = stack.enter_context(counted(target, deadline - began,
+                                                GRACE_TIMED if timed else GRACE_ROUNDS))
+            # Given no target, the stateful suite starts its own mock, with limits it can reach.
+            outcome = run_suite(name, target, seconds=deadline - began, seed=seed + len(rounds),
+                                profile=profile, faults=faults if target is None else None)
+            if external is not None:
+                report.leftovers += remove_leftovers(guard, external)
+            report.requests = (report.requests or 0) + guard.requests
+            report.invites = (report.invites or 0) + guard.invites
+        outcome.result.requests = outcome.result.requests or guard.requests
+        rounds.append(outcome.result)
+        last = time.monotonic() - began
+        if outcome.stopped:
+            report.notes.append(f"the {name} suite stopped early: {outcome.stopped}")
+            break
+    if len(rounds) > 1:
+        report.notes.append(f"the {name} suite ran {len(rounds)} rounds, seeds {seed} to "
+                            f"{seed + len(rounds) - 1}")
+    return combine(name, rounds)
+
+
+def combine(name: str, rounds: list[SuiteResult]) -> SuiteResult:
+    """Several rounds of one suite as one result; a finding seen twice is kept once."""
+    total = SuiteResult(suite=name)
+    seen: set[tuple[str, str]] = set()
+    for result in rounds:
+        for finding in result.findings:
+            if (finding.rule, finding.message) not in seen:
+                seen.add((finding.rule, finding.message))
+                total.findings.append(finding)
+        total.exercised.update(result.exercised)
+        for rule, reason in result.skipped.items():
+            total.skipped.setdefault(rule, reason)
+        total.requests += result.requests
+        total.invites += result.invites
+        total.seconds += result.seconds
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    faults = faults_from(args)
+    if not os.environ.get("HYPOTHESIS_PROFILE"):  # make exports it empty when unset
+        os.environ["HYPOTHESIS_PROFILE"] = "fuzz"
+    profile = os.environ["HYPOTHESIS_PROFILE"]
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    suites = [s.strip() for s in args.suites.split(",") if s.strip()]
+    if set(suites) - set(SUITES):
+        print(f"unknown suite(s) {sorted(set(suites) - set(SUITES))}", file=sys.stderr)
+        return 2
+    try:
+        external = target_from_env(args.base_url)
+    except SystemExit as error:
+        print(f"harness.fuzz: {error}", file=sys.stderr)
+        return 2
+    if external is not None and faults:
+        print("harness.fuzz: faults switch on only in the embedded mock; unset MAXGOOD_BASE_URL",
+              file=sys.stderr)
+        return 2
+    where = external.base_url if external else (
+        f"the embedded mock{' with ' + ', '.join(faults) if faults else ''}")
+    print(f"FUZZ_SEED={seed}  (replay: make fuzz FUZZ_SEED={seed} FUZZ_MINUTES={args.minutes:g}"
+          f"{' FUZZ_FAULTS=' + ','.join(faults) if faults else ''})", flush=True)
+    print(f"fuzzing {where} for {args.minutes:g} min with HYPOTHESIS_PROFILE={profile}: "
+          f"{', '.join(suites)}", flush=True)
+    started = time.monotonic()
+    report = RunReport(title="make fuzz", target=where, seed=seed,
+                       facts=[("profile", profile), ("minutes", f"{args.minutes:g}")],
+                       secrets=[k for k in (external.key_a, external.key_b) if k]
+                       if external else [])
+    report.requests, report.invites = 0, 0
+    interrupted = False
+    try:
+        for index, name in enumerate(suites):
+            remaining = args.minutes * 60 - (time.monotonic() - started)
+            share = max(remaining / (len(suites) - index), 1.0)
+            print(f"-- {name} suite: up to {share:.0f}s", flush=True)
+            result = fuzz_suite(name, external, faults, share, seed, profile, report)
+            report.results.append(result)
+            print(f"   {name}: {len(result.findings)} finding(s), {result.requests} requests, "
+                  f"{result.seconds:.0f}s", flush=True)
+    except SuiteUnavailable as missing:
+        report.notes.append(str(missing))
+    except KeyboardInterrupt:
+        interrupted = True
+        report.notes.append("interrupted: the summary covers the suites that finished")
+    report.results = merge(report.results)
+    report.seconds = time.monotonic() - started
+    print()
+    print(report.console())
+    print(f"\nreplay: make fuzz FUZZ_SEED={seed} FUZZ_MINUTES={args.minutes:g}"
+          f"{' FUZZ_FAULTS=' + ','.join(faults) if faults else ''}")
+    if args.report_dir:
+        report.write(args.report_dir)
+    if interrupted:
+        return 130
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
