@@ -1,0 +1,96 @@
+"""Requests a check sends itself: a generated case sent again with other keys, ids or addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from schemathesis import Case, Response
+from schemathesis.core.parameters import ParameterLocation
+
+from contract_tests.session import ContractSession
+
+WRITES = ("PUT", "DELETE")
+
+
+def variant(case: Case, *, user_id: str | None = None, email: str | None = None) -> Case:
+    """A copy of `case` without credentials, naming another member or inviting another address."""
+    copy = case.derive()
+    if user_id is not None:
+        copy.path_parameters["user_id"] = user_id
+    if email is not None:
+        copy.body = {**copy.body, "email": email}
+    return copy
+
+
+def send(session: ContractSession, case: Case, authorization: str | None) -> Response:
+    """Send `case` with exactly this Authorization value (None: no header at all)."""
+    kwargs = case.as_transport_kwargs(base_url=session.target.base_url)
+    kwargs.pop("auth", None)
+    headers = {k: v for k, v in kwargs.pop("headers").items() if k.lower() != "authorization"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    session.anonymous.sent += 1
+    answer = requests.request(**kwargs, headers=headers, timeout=30)
+    return Response.from_requests(answer, verify=True)
+
+
+def is_probeable(case: Case) -> bool:
+    """Whether a case reaches its own operation, so its answer without a key must be 401.
+
+    Unknown paths and methods may be answered 404/405 before authentication (the contract lets
+    implementations differ), so cases aimed at them are not probed.
+    """
+    meta = case.meta
+    if case.method != case.operation.method.upper():
+        return False
+    return meta is None or not meta.is_negative_at(ParameterLocation.PATH)
+
+
+class AuthProbe:
+    """A case sent again without a valid key; writes aim at the sentinel so a change shows."""
+
+    def __init__(self, session: ContractSession, case: Case) -> None:
+        self.session = session
+        self.watch_sentinel = case.method in WRITES and session.sentinel is not None
+        self.email: str | None = None
+        body = case.body
+        if case.method == "POST" and isinstance(body, dict) and session.is_fresh_email(
+            body.get("email")
+        ):
+            self.email = session.fresh_email()
+        self.case = variant(
+            case,
+            user_id=session.sentinel if self.watch_sentinel else None,
+            email=self.email,
+        )
+        self.label = f"{case.method} {self.case.formatted_path}"
+
+    def send(self, authorization: str | None) -> Response:
+        return send(self.session, self.case, authorization)
+
+    def change(self) -> str | None:
+        """What the refused request changed, if anything (R13: it must change nothing)."""
+        session = self.session
+        if self.watch_sentinel:
+            now = session.a.send("GET", f"/users/{session.sentinel}")
+            state = now.json() if now.status_code == 200 else now.status_code
+            if state != session.sentinel_state:
+                return f"the member {session.sentinel} became {_short(state)}"
+        if self.email is not None:
+            wanted = self.email.lower()
+            if any(m["profile"]["email"].lower() == wanted for m in session.a.members()):
+                return f"{self.email} became a member"
+        return None
+
+
+def unknown_user_answer(session: ContractSession, case: Case) -> Any:
+    """The answer key A gets for the same request naming a user id nobody has."""
+    copy = variant(case, user_id=session.missing_id())
+    answer = send(session, copy, f"Bearer {session.target.key_a}")
+    return answer, copy.path_parameters["user_id"]
+
+
+def _short(state: Any) -> str:
+    text = repr(state)
+    return text if len(text) <= 300 else text[:300] + "..."

@@ -1,0 +1,31 @@
+"""How hard a contract run tries, by Hypothesis profile name (HYPOTHESIS_PROFILE=dev|ci|fuzz)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Effort:
+    """Examples per operation for the fuzzing phase, and how many cases the R13 probes replay."""
+
+    max_examples: int
+    auth_probes_per_phase: int  # cases per operation and phase sent again without a valid key
+    stateful_steps: int
+
+
+PROFILES: dict[str, Effort] = {
+    "dev": Effort(max_examples=15, auth_probes_per_phase=2, stateful_steps=6),
+    "ci": Effort(max_examples=40, auth_probes_per_phase=4, stateful_steps=10),
+    "fuzz": Effort(max_examples=400, auth_probes_per_phase=25, stateful_steps=20),
+}
+DEFAULT_PROFILE = "ci"
+
+
+def effort(name: str | None = None) -> tuple[str, Effort]:
+    """The named profile, else HYPOTHESIS_PROFILE, else the default."""
+    chosen = name or os.environ.get("HYPOTHESIS_PROFILE") or DEFAULT_PROFILE
+    if chosen not in PROFILES:
+        raise ValueError(f"unknown profile {chosen!r}; choose one of {sorted(PROFILES)}")
+    return chosen, PROFILES[chosen]

@@ -1,0 +1,197 @@
+"""Run the contract suite against a target and report the rules it found broken.
+
+Schemathesis's engine drives every phase (examples, coverage, fuzzing, stateful) over every
+operation of the spec with the checks of `schemathesis.toml` and `contract_tests.checks`; this
+module only prepares the run (the session, the spec with the contract's latitude, the config) and
+turns the engine's failures into `Finding`s that name a rule and carry a curl reproduction.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+
+import schemathesis
+from schemathesis.core.failures import CustomFailure, Failure
+from schemathesis.engine import events, from_schema
+from schemathesis.engine.recorder import ScenarioRecorder
+
+import contract_tests.checks
+import contract_tests.hooks
+from contract_tests import fixed
+from contract_tests.curl import curl, curl_of
+from contract_tests.profiles import effort
+from contract_tests.session import ContractSession, activate
+from harness.report import Finding, SuiteResult
+from harness.rules import RULES, RuleViolation
+from harness.target import Target
+from openapi import load_api_spec
+
+CONFIG_PATH = Path(__file__).with_name("schemathesis.toml")
+SUITE = "contract"
+
+# Built-in checks whose failures break a numbered rule; the others break the spec ("SPEC").
+BUILTIN_RULES = {
+    "ignored_auth": "R13",
+    "missing_required_header": "R13",  # Authorization is the only required header
+    "use_after_free": "R6",
+    "ensure_resource_availability": "R1",
+}
+HEADER_RULES = {"x-request-id": "R12", "www-authenticate": "R13", "retry-after": "R7",
+                "ratelimit-limit": "R7", "ratelimit-remaining": "R7", "ratelimit-reset": "R7"}
+HOOKS = contract_tests.hooks  # imported for their registration with Schemathesis
+
+
+def is_rule_check(name: str) -> bool:
+    """Whether a check is one of contract_tests.checks, named after its rule (r12_...)."""
+    return name[:1] == "r" and name[1:2].isdigit()
+
+
+def load_schema(target: Target, max_examples: int, steps: int, seed: int | None
+                ) -> schemathesis.BaseSchema:
+    settings = tomllib.loads(CONFIG_PATH.read_text(encoding="utf-8"))
+    settings["base-url"] = target.base_url
+    settings["auth"] = {"openapi": {"AvatarApiKey": {"bearer": target.key_a}}}
+    settings.setdefault("generation", {})["max-examples"] = max_examples
+    settings.setdefault("phases", {}).setdefault("stateful", {})["max-steps"] = steps
+    if seed is not None:
+        settings["seed"] = seed
+    config = schemathesis.Config.from_dict(settings, base_dir=str(CONFIG_PATH.parent))
+    return schemathesis.openapi.from_dict(copy.deepcopy(load_api_spec()), config=config)
+
+
+def run_contract(
+    target: Target,
+    *,
+    seed: int | None = None,
+    profile: str | None = None,
+    email_template: str | None = None,
+) -> SuiteResult:
+    """Run the contract suite against `target` (seed and profile default to FUZZ_SEED and
+    HYPOTHESIS_PROFILE)."""
+    started = time.monotonic()
+    if seed is None and os.environ.get("FUZZ_SEED"):
+        seed = int(os.environ["FUZZ_SEED"])
+    _, chosen = effort(profile)
+    session = ContractSession(target, chosen, email_template)
+    result = SuiteResult(suite=SUITE)
+    schema = load_schema(target, chosen.max_examples, chosen.stateful_steps, seed)
+    collector = _Collector(session, result, schema.config.seed)
+    activate(session)
+    try:
+        fixed.before(session)
+        for event in from_schema(schema).execute():
+            collector.on(event)
+    finally:
+        activate(None)
+        fixed.after(session)
+    for violation, reproduction in session.violations:
+        collector.add(violation.rule, str(violation), reproduction)
+    result.exercised.update(session.exercised)
+    result.skipped.update(session.skipped)
+    result.requests += session.requests
+    result.invites = len(session.created_a) + len(session.created_b)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+class _Collector:
+    """Turns engine events into findings, one per distinct rule and message."""
+
+    def __init__(self, session: ContractSession, result: SuiteResult, seed: int) -> None:
+        self.session = session
+        self.result = result
+        self.seed = seed
+        self.seen: set[tuple[str, ...]] = set()
+
+    def on(self, event: events.EngineEvent) -> None:
+        if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
+            self.result.requests += len(event.recorder.interactions)
+            self.scenario(event.recorder)
+        elif isinstance(event, events.NonFatalError):
+            self.add("SPEC", f"SPEC {RULES['SPEC']}: the suite could not test {event.label}: "
+                     f"{event.info}", "")
+        elif isinstance(event, events.FatalError):
+            raise event.exception
+        elif isinstance(event, events.EngineFinished):
+            for failure in event.failures:
+                self.add(*self.describe("", failure, None), "")
+
+    def scenario(self, recorder: ScenarioRecorder) -> None:
+        for case_id, nodes in recorder.checks.items():
+            for node in nodes:
+                if not is_rule_check(node.name):
+                    # the rule checks count themselves, only when they had something to judge
+                    self.result.exercised[BUILTIN_RULES.get(node.name, "SPEC")] += 1
+                if node.failure_info is None:
+                    continue
+                failure = node.failure_info.failure
+                interaction = recorder.interactions.get(failure.case_id or case_id)
+                status = interaction.response.status_code if interaction and interaction.response \
+                    else None
+                rule, message = self.describe(node.name, failure, status)
+                kind = (rule, node.name, failure.operation or "")
+                exception = getattr(failure, "exception", None)
+                if isinstance(exception, contract_tests.checks.ProbeViolation):
+                    reproduction = curl_of(exception.request)
+                elif interaction is not None:
+                    request = interaction.request
+                    reproduction = curl(request.method, request.uri, request.headers, request.body)
+                else:
+                    reproduction = ""
+                self.add(rule, message, reproduction, kind)
+
+    def describe(self, check: str, failure: Failure, status: int | None) -> tuple[str, str]:
+        """The rule a failure breaks, and a message that starts with it."""
+        exception = getattr(failure, "exception", None)
+        if isinstance(failure, CustomFailure) and isinstance(exception, RuleViolation):
+            return exception.rule, str(exception)
+        rule = BUILTIN_RULES.get(check, "SPEC")
+        if check == "positive_data_acceptance" and getattr(failure, "status_code", None) == 401:
+            rule = "R13"
+        missing = [h.lower() for h in getattr(failure, "missing_headers", ())]
+        if missing:
+            rule = next((HEADER_RULES[h] for h in missing if h in HEADER_RULES), rule)
+        if check in ("content_type_conformance", "response_schema_conformance") and (
+            status or 0
+        ) >= 400:
+            rule = "R12"  # every 4xx/5xx is a problem detail of the spec's Problem schema
+        text = f"{failure.title}: {failure.message}".strip() if failure.message else failure.title
+        where = f" ({failure.operation})" if failure.operation else ""
+        return rule, f"{rule} {RULES[rule]}: [{check}] {text}{where}"
+
+    def add(self, rule: str, message: str, reproduction: str,
+            kind: tuple[str, ...] | None = None) -> None:
+        """Add a finding unless one of its kind (by default: its rule and message) is in."""
+        message, reproduction = self.redact(message), self.redact(reproduction)
+        kind = kind or (rule, message)
+        if kind in self.seen:
+            return
+        self.seen.add(kind)
+        if reproduction:
+            reproduction += f"\n# replay the run with FUZZ_SEED={self.seed}"
+        self.result.findings.append(Finding(rule, SUITE, message, reproduction))
+
+    def redact(self, text: str) -> str:
+        for key in (self.session.target.key_a, self.session.target.key_b):
+            if key:
+                text = text.replace(key, "<redacted>")
+        return text
+
+
+def summary(result: SuiteResult) -> Iterable[str]:
+    """Lines a person reads after a run."""
+    yield (f"contract suite: {len(result.findings)} finding(s), {result.requests} requests, "
+           f"{result.seconds:.1f}s")
+    yield "exercised: " + ", ".join(f"{rule} {n}" for rule, n in sorted(result.exercised.items()))
+    for rule, reason in sorted(result.skipped.items()):
+        yield f"skipped {rule}: {reason}"
+    for finding in result.findings:
+        yield ""
+        yield finding.message
+        if finding.reproduction:
+            yield finding.reproduction

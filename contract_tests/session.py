@@ -1,0 +1,244 @@
+"""What a contract run knows about its target: a client per key, what it created, what it planted.
+
+The suite may point at a real server, so it keeps a ledger of every member it creates, writes
+only to those, and removes them at the end. Avatar B's data is represented by canaries (unique
+notes and structured_data values) planted with key B: no answer to key A may hold them (R14),
+and ids that exist only in Avatar B must look to key A like ids nobody has (R1).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from contract_tests.curl import curl_of
+from contract_tests.profiles import Effort
+from harness.rules import RuleViolation
+from harness.target import Target
+
+DEFAULT_EMAIL_TEMPLATE = "qa+{token}@example.com"
+PAGE_LIMIT = 100
+MAX_PAGES = 20  # the suite looks for what it planted; 2,000 members is far enough
+# Invites counted against the rolling hour (R7): a minute short of it, so that a clock a little
+# off from the server's never counts one the server has already let go.
+WINDOW = 3600.0 - 60.0
+
+
+class ApiClient:
+    """One Avatar key's view of the API; counts the requests it sends."""
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+        self.sent = 0
+        self._http = requests.Session()
+
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        self.sent += 1
+        url = self.base_url + path
+        return self._http.request(method, url, headers=headers, timeout=30, **kwargs)
+
+    def pages(self, limit: int = PAGE_LIMIT) -> Iterator[requests.Response]:
+        """The pages of the member list, following next_cursor (R10), as far as MAX_PAGES."""
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            params: dict[str, Any] = {"limit": limit}
+            if cursor is not None:
+                params["cursor"] = cursor
+            page = self.send("GET", "/users", params=params)
+            yield page
+            cursor = page.json().get("next_cursor") if page.status_code == 200 else None
+            if not cursor:
+                return
+
+    def members(self, limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+        return [m for page in self.pages(limit) if page.status_code == 200
+                for m in page.json()["data"]]
+
+
+@dataclass
+class Canaries:
+    """Values planted in Avatar B's memberships; none may reach an answer to key A (R14)."""
+
+    notes: str = field(default_factory=lambda: f"r14-canary-notes-{secrets.token_hex(8)}")
+    data: str = field(default_factory=lambda: f"r14-canary-data-{secrets.token_hex(8)}")
+
+    @property
+    def membership(self) -> dict[str, Any]:
+        return {"notes": self.notes, "structured_data": {"r14_canary": self.data}}
+
+
+class ContractSession:
+    """Clients, the ledger of created members, the planted canaries and the run's bookkeeping."""
+
+    def __init__(self, target: Target, effort: Effort, email_template: str | None = None) -> None:
+        self.target = target
+        self.effort = effort
+        self.email_template = email_template or os.environ.get(
+            "MAXGOOD_EMAIL_TEMPLATE", DEFAULT_EMAIL_TEMPLATE
+        )
+        if "{token}" not in self.email_template:
+            raise ValueError("MAXGOOD_EMAIL_TEMPLATE must contain {token}")
+        self.run_id = secrets.token_hex(4)
+        self.a = ApiClient(target.base_url, target.key_a)
+        self.b = ApiClient(target.base_url, target.key_b) if target.key_b else None
+        self.anonymous = ApiClient(target.base_url, None)
+        self.canaries = Canaries()
+        self.avatar_a: str | None = None
+        self.avatar_b: str | None = None
+        self.readable_a: list[str] = []  # A's members before the run: read, never written
+        self.created_a: set[str] = set()  # the ledger: members this run created, per Avatar
+        self.created_b: set[str] = set()
+        self.removed_a: dict[str, str] = {}  # created here, then removed by (case id): R1, R6
+        self.b_only: list[str] = []  # members of B with no membership in A (R1)
+        self.sentinel: str | None = None  # created here, never named by a generated request
+        self.sentinel_state: Any = None
+        self.shared: dict[str, Any] | None = None  # B's new member, invited into A as well
+        self.restore_b: list[tuple[str, dict[str, Any]]] = []  # seeded memberships to put back
+        self.cursor: str | None = None  # one Avatar A issued, for generated list requests
+        self.skipped: dict[str, str] = {}
+        self.exercised: Counter[str] = Counter()
+        self.violations: list[tuple[RuleViolation, str]] = []
+        self._memberships: dict[str, dict[str, Any]] = {}  # last answered, per created member
+        self._before_put: dict[str, dict[str, Any] | None] = {}  # per case id
+        self._invited_at: list[float] = []  # successful invites with key A (R7)
+        self._fresh: set[str] = set()
+        self._emails = itertools.count()
+        self._auth_probes: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    # -- identities ---------------------------------------------------------------------------
+
+    def fresh_email(self) -> str:
+        """A unique address from the template, never a real person's."""
+        email = self.email_template.format(token=f"ct{self.run_id}x{next(self._emails)}")
+        with self._lock:
+            self._fresh.add(email)
+        return email
+
+    def is_fresh_email(self, email: object) -> bool:
+        """Whether `email` is one of this run's addresses, so nobody had it before."""
+        with self._lock:
+            return email in self._fresh
+
+    def missing_id(self) -> str:
+        """A user id that nobody has."""
+        return f"usr_ct{self.run_id}missing"
+
+    def sent_with_key_a(self, response: Any) -> bool:
+        """Whether the request behind a response carried exactly key A."""
+        return bool(response.request.headers.get("Authorization") == f"Bearer {self.target.key_a}")
+
+    def traces_of_b(self) -> list[tuple[str, str]]:
+        """What must never appear in an answer to key A, and what it is (R14)."""
+        traces = [(self.canaries.notes, "Avatar B's planted notes"),
+                  (self.canaries.data, "Avatar B's planted structured_data")]
+        if self.avatar_b is not None:
+            traces.append((self.avatar_b, "Avatar B's avatar_id"))
+        return traces
+
+    @property
+    def cross_avatar(self) -> bool:
+        return "R14" not in self.skipped
+
+    # -- the ledger ---------------------------------------------------------------------------
+
+    def writable_ids(self) -> list[str]:
+        """Members that generated PUT/DELETE requests may name: ones this run created."""
+        with self._lock:
+            return sorted(self.created_a - {self.sentinel})
+
+    def may_write(self, user_id: str) -> bool:
+        """Whether a generated write may name `user_id`: created here, or B's (must be 404)."""
+        with self._lock:
+            ours = user_id in self.created_a and user_id != self.sentinel
+            return ours or user_id in self.b_only
+
+    def hidden_ids(self, case_id: str = "") -> set[str]:
+        """Ids key A must not see: B's members (R1) and members removed here (R1, R6), except
+        by the request that removed them."""
+        with self._lock:
+            removed = {user_id for user_id, by in self.removed_a.items() if by != case_id}
+            return set(self.b_only) | removed
+
+    def record_invite(self, member: dict[str, Any]) -> None:
+        with self._lock:
+            self.created_a.add(member["user_id"])
+            self._invited_at.append(time.monotonic())
+        self.record_member(member)
+
+    def record_member(self, member: dict[str, Any], case_id: str | None = None) -> None:
+        """Remember a created member's membership as last answered (R5 compares against it)."""
+        user_id = member.get("user_id")
+        with self._lock:
+            if user_id not in self.created_a or not isinstance(member.get("membership"), dict):
+                return
+            if case_id is not None:
+                self._before_put[case_id] = self._memberships.get(user_id)
+            self._memberships[user_id] = member["membership"]
+
+    def membership_before(self, case_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._before_put.get(case_id)
+
+    def record_removal(self, user_id: str, case_id: str = "") -> None:
+        with self._lock:
+            if user_id in self.created_a:
+                self.removed_a.setdefault(user_id, case_id)
+
+    def invites_in_the_last_hour(self) -> int:
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for at in self._invited_at if now - at < WINDOW)
+
+    # -- effort and accounting ------------------------------------------------------------------
+
+    def take_auth_probe(self, operation: str, phase: str) -> bool:
+        """Whether the R13 probes may spend another case of this operation in this phase."""
+        with self._lock:
+            if self._auth_probes[operation, phase] >= self.effort.auth_probes_per_phase:
+                return False
+            self._auth_probes[operation, phase] += 1
+            return True
+
+    def exercise(self, rule: str) -> None:
+        with self._lock:
+            self.exercised[rule] += 1
+
+    def expect(self, condition: object, rule: str, message: str,
+               answer: requests.Response | None = None) -> bool:
+        """Record a violation unless `condition` holds (for the suite's fixed scenarios)."""
+        self.exercise(rule)
+        if not condition:
+            reproduction = curl_of(answer.request) if answer is not None else ""
+            self.violations.append((RuleViolation(rule, message), reproduction))
+        return bool(condition)
+
+    @property
+    def requests(self) -> int:
+        """Requests the session's own clients sent (setup, probes, clean-up)."""
+        return sum(client.sent for client in (self.a, self.b, self.anonymous) if client)
+
+
+_ACTIVE: ContractSession | None = None
+
+
+def activate(session: ContractSession | None) -> None:
+    """Make `session` the one the registered hooks and checks consult."""
+    global _ACTIVE
+    _ACTIVE = session
+
+
+def current() -> ContractSession | None:
+    """The running contract session, or None outside a run (hooks and checks stand aside)."""
+    return _ACTIVE
