@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -67,8 +68,9 @@ def endpoint_request(server: Server, endpoint: str, member_id: str, tag: str) ->
 
 def closed_loop(request: loadgen.Request, seconds: float, tag: str) -> dict[str, Any]:
     """Requests per second and latency percentiles with CONNECTIONS connections kept busy."""
+    load = os.getloadavg()[0]  # other work on the machine, for the record
     if shutil.which("wrk"):
-        return _wrk(request, seconds, tag)
+        return {**_wrk(request, seconds, tag), "load_before": load}
     sample = loadgen.run_closed(request, seconds, CONNECTIONS, THREADS)
     return {
         "tool": f"python asyncio, {THREADS} processes, {CONNECTIONS} connections",
@@ -78,6 +80,7 @@ def closed_loop(request: loadgen.Request, seconds: float, tag: str) -> dict[str,
         "p99_ms": sample.percentile(99) * 1e3,
         "max_ms": max(sample.latencies, default=0.0) * 1e3,
         "errors": sample.errors,
+        "load_before": load,
     }
 
 
@@ -106,6 +109,7 @@ def _wrk(request: loadgen.Request, seconds: float, tag: str) -> dict[str, Any]:
 
 
 def fixed_rate(request: loadgen.Request, seconds: float) -> dict[str, Any]:
+    load = os.getloadavg()[0]
     sample = loadgen.run_fixed_rate(request, RATE, seconds)
     return {
         "tool": f"python asyncio open loop, {RATE} req/s, latency from each due time",
@@ -115,6 +119,7 @@ def fixed_rate(request: loadgen.Request, seconds: float) -> dict[str, Any]:
         "p99_ms": sample.percentile(99) * 1e3,
         "max_ms": max(sample.latencies, default=0.0) * 1e3,
         "errors": sample.errors,
+        "load_before": load,
     }
 
 
@@ -238,7 +243,7 @@ def machine() -> dict[str, Any]:
     with open("/proc/meminfo", encoding="utf-8") as info:
         kib = int(next(x for x in info if x.startswith("MemTotal")).split()[1])
     return {
-        "nproc": len(__import__("os").sched_getaffinity(0)),
+        "nproc": len(os.sched_getaffinity(0)),
         "cpu": cpu,
         "memory_gib": round(kib / 2**20, 1),
         "kernel": platform.release(),
@@ -301,7 +306,7 @@ def run(
         raise SystemExit(f"unknown sections: {sorted(unknown)}")
     results["machine"] = machine()
     results["versions"] = versions()
-    results["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["date"] = now()
     with tempfile.TemporaryDirectory(prefix="maxgood-bench-") as scratch:
         seed = Path(scratch) / "seed.yaml"
         log = Path(scratch) / "servers.log"
@@ -319,19 +324,36 @@ def run(
                 "connections": CONNECTIONS, "rate": RATE, "mock_threads": MOCK_THREADS,
                 "members": servers.MEMBERS, "limit": 25, "rounds": rounds,
             }  # fmt: skip
+            measured["measured_at"] = now()
             chosen = {starters_label(name): starters[name] for name in names}
             measured.setdefault("servers", {}).update(
                 measure_servers(chosen, member_id, seconds, rounds, say)
             )
         if "startup" in sections:
             say("start-up")
-            results["startup"] = measure_startup(seed, log, say)
+            results["startup"] = {"measured_at": now(), **measure_startup(seed, log, say)}
         if "reset" in sections:
             say("reset")
-            results["reset"] = measure_reset(seed, log, say)
+            results["reset"] = {"measured_at": now(), **measure_reset(seed, log, say)}
         if "detect" in sections:
             say("time to detect")
-            results["detect"] = detect.measure(seeds, say)
+
+            def checkpoint(figures: dict[str, Any]) -> None:
+                results["detect"] = {"measured_at": now(), **figures}
+                save(results)
+
+            figures = detect.measure(
+                seeds, say, previous=results.get("detect"), checkpoint=checkpoint
+            )
+            results["detect"] = {"measured_at": now(), **figures}
+    save(results)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def save(results: dict[str, Any]) -> None:
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
