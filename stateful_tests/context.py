@@ -76,6 +76,7 @@ class RunContext:
     exercised: Counter[str] = field(default_factory=Counter)
     invites_used: int = 0
     failing: bool = False  # a failure is being shrunk or replayed: let it finish
+    clean: bool = False  # the last example ended with both Avatars as recorded
     learned_seat_limits: dict[str, int] = field(default_factory=dict)
     rate: dict[str, RateWindow] = field(default_factory=dict)
     starting_export: dict[str, Any] | None = None  # the embedded mock's state, to restore
@@ -106,6 +107,8 @@ class RunContext:
         if self.target.admin_url is not None:
             self.admin_call("POST", "/clock/advance", {"seconds": CLOCK_STEP_SECONDS})
             self.rate.clear()
+        else:
+            self.clean = False  # someone else may write to a real Avatar between examples
         for client in self.clients.values():
             client.exchanges.clear()
 
@@ -115,6 +118,7 @@ class RunContext:
         The clock keeps its current offset: moving it back would let the invites of earlier
         examples count again (R7).
         """
+        self.clean = False
         if self.starting_export is not None:
             now = self.admin_call("GET", "/state")
             restored = {**self.starting_export, "clock_offset": now.get("clock_offset", 0)}

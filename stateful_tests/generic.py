@@ -41,7 +41,12 @@ CHECKS = [
     ensure_resource_availability,
 ]
 # Headers whose absence breaks a numbered rule rather than only the spec.
-_HEADER_RULES = {"ratelimit": "R7", "retry-after": "R7", "x-request-id": "R12", "www-authenticate": "R13"}
+_HEADER_RULES = {
+    "ratelimit": "R7",
+    "retry-after": "R7",
+    "x-request-id": "R12",
+    "www-authenticate": "R13",
+}
 
 
 @functools.cache
@@ -107,7 +112,11 @@ def run_generic_pass(ctx: RunContext, settings: hypothesis.settings, seed: int) 
                     seq=len(self.exchanges),
                 )
             )
-            if case.method.upper() == "POST" and response.status_code == 201 and isinstance(body, dict):
+            if (
+                case.method.upper() == "POST"
+                and response.status_code == 201
+                and isinstance(body, dict)
+            ):
                 ctx.invites_used += 1
                 self.created.append(body["member"]["user_id"])
 
@@ -121,7 +130,8 @@ def run_generic_pass(ctx: RunContext, settings: hypothesis.settings, seed: int) 
                 failure = group.exceptions[0]
                 rule_id = rule_of(failure)
                 violation = violation_class(rule_id)(
-                    rule_id, f"generic pass over the spec's links: {failure.title}: {failure.message}"
+                    rule_id,
+                    f"generic pass over the spec's links: {failure.title}: {failure.message}",
                 )
                 violation.reproduction = reproduction(self.exchanges)  # type: ignore[attr-defined]
                 raise violation from None
@@ -133,4 +143,3 @@ def run_generic_pass(ctx: RunContext, settings: hypothesis.settings, seed: int) 
             client.requests += cleaner.requests
 
     run_state_machine_as_test(hypothesis.seed(seed)(LinksOfTheSpec), settings=settings)
-

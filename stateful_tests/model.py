@@ -23,13 +23,8 @@ MEMBERSHIP_DEFAULTS: dict[str, Any] = {
     "structured_data": {},
 }
 # R4: a PUT carrying any of these answers 422 read_only_field and changes nothing.
-PROTECTED_FIELDS = (
-    "email",
-    "name",
-    "role",
-    "expertise",
-    "locale",
-    "profile",
+PROFILE_FIELDS = ("email", "name", "role", "expertise", "locale", "profile")
+READ_ONLY_FIELDS = (
     "user_id",
     "avatar_id",
     "status",
@@ -38,6 +33,7 @@ PROTECTED_FIELDS = (
     "updated_at",
     "created_at",
 )
+PROTECTED_FIELDS = PROFILE_FIELDS + READ_ONLY_FIELDS
 _PROFILE_KEYS = ("email", "name", "role", "expertise", "locale", "created_at")
 _MEMBERSHIP_KEYS = (
     "avatar_id",
@@ -59,7 +55,7 @@ def email_key(email: str) -> str:
 
 
 def instant(value: Any) -> datetime | None:
-    """The instant an RFC 3339 date-time names (None for None); precision and offset don't matter."""
+    """The instant an RFC 3339 date-time names (None for None): precision and offset are free."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -290,7 +286,9 @@ class Model:
     def order(self, avatar: str) -> list[str]:
         """R10: the list order, (joined_at, user_id) ascending."""
         seats = self.seats[avatar]
-        return sorted(seats, key=lambda u: (seats[u].joined_at or datetime.min.replace(tzinfo=UTC), u))
+        return sorted(
+            seats, key=lambda u: (seats[u].joined_at or datetime.min.replace(tzinfo=UTC), u)
+        )
 
     def user_by_email(self, email: str) -> str | None:
         return self.emails.get(email_key(email))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.internal.conjecture import engine
+from hypothesis.reporting import with_reporter
 
 
 @dataclass(frozen=True)
@@ -16,13 +20,16 @@ class Effort:
     steps: int
     generic_examples: int
     generic_steps: int
+    shrink_seconds: int  # then the failure is reported as far as it is shrunk
 
 
 PROFILES: dict[str, Effort] = {
-    "dev": Effort(examples=15, steps=15, generic_examples=5, generic_steps=6),
-    "ci": Effort(examples=30, steps=20, generic_examples=10, generic_steps=8),
+    "dev": Effort(examples=15, steps=15, generic_examples=5, generic_steps=6, shrink_seconds=10),
+    "ci": Effort(examples=30, steps=20, generic_examples=10, generic_steps=8, shrink_seconds=6),
     # fuzz repeats batches of this size, each with the next seed, until the time budget ends.
-    "fuzz": Effort(examples=100, steps=40, generic_examples=40, generic_steps=12),
+    "fuzz": Effort(
+        examples=100, steps=40, generic_examples=40, generic_steps=12, shrink_seconds=60
+    ),
 }
 DEFAULT_PROFILE = "ci"
 DEFAULT_FUZZ_SECONDS = 120.0
@@ -55,3 +62,19 @@ def machine_settings(name: str, *, examples: int | None = None, shrink: bool = T
         max_examples=examples or PROFILES[name].examples,
         phases=phases,
     )
+
+
+@contextlib.contextmanager
+def shrinking_for_at_most(seconds: float) -> Iterator[list[str]]:
+    """Cap Hypothesis's shrinking time (a documented, monkeypatchable limit); collect its output.
+
+    A stateful example costs dozens of requests, so an uncapped shrink can take minutes.
+    """
+    saved = engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
+    lines: list[str] = []
+    try:
+        with with_reporter(lines.append):
+            yield lines
+    finally:
+        engine.MAX_SHRINKING_SECONDS = saved

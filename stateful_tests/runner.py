@@ -26,21 +26,27 @@ from harness.target import Target, embedded_mock
 from .context import BudgetSpent, EmailFactory, RunContext
 from .generic import run_generic_pass
 from .machine import FRAME_PAGE_LIMIT, TwoAvatars
-from .profiles import DEFAULT_FUZZ_SECONDS, PROFILES, chosen_profile, machine_settings
+from .profiles import (
+    DEFAULT_FUZZ_SECONDS,
+    PROFILES,
+    chosen_profile,
+    machine_settings,
+    shrinking_for_at_most,
+)
 
 SUITE = "stateful"
 SEED_ENV = "FUZZ_SEED"
 INVITE_BUDGET_ENV = "MAXGOOD_INVITE_BUDGET"
 DEFAULT_INVITE_BUDGET = 40  # per run, against a server whose invite windows cannot be moved
 INVITES_PER_EXAMPLE = 4
-# The embedded mock this runner starts: limits small enough that an example reaches them (R7).
-STATEFUL_MOCK_SEATS = 9
+# The embedded mock this runner starts, with limits an example reaches (R7): the hourly limit
+# in the enterprise Avatar (A), the seat limit in the essential one (B).
 STATEFUL_MOCK_CONFIG: dict[str, Any] = {
-    "seat_limits": {"essential": STATEFUL_MOCK_SEATS, "enterprise": STATEFUL_MOCK_SEATS},
-    "invites_per_hour": 15,
+    "seat_limits": {"essential": 8, "enterprise": 40},
+    "invites_per_hour": 10,
     "safety_cap_per_hour": 100_000,
 }
-# CONTRACT.md, "Mock defaults": what an embedded mock started with its default config enforces.
+# CONTRACT.md, "Mock defaults": the seat limits of an embedded mock started with its defaults.
 MOCK_DEFAULT_SEAT_LIMITS = {"essential": 25, "enterprise": 500}
 CROSS_AVATAR_SKIP = "needs a second Avatar's key (MAXGOOD_API_KEY_B)"
 
@@ -63,54 +69,81 @@ def run_stateful_suite(
 
     profile: dev|ci|fuzz (default HYPOTHESIS_PROFILE, else ci); fuzz repeats until
     `budget_seconds`. seed: the Hypothesis seed (default FUZZ_SEED, else random; every finding
-    names it). seat_limits: {"A": n, "B": m} where the target's seat limits are known (R7).
+    names it). seat_limits: {"A": n, "B": m} where a real target's seat limits are known (R7).
     """
     if target is None:
         with embedded_mock(faults, **STATEFUL_MOCK_CONFIG) as started:
-            known = {"A": STATEFUL_MOCK_SEATS, "B": STATEFUL_MOCK_SEATS}
-            return run_stateful_suite(
+            return _run(
                 started,
                 profile=profile,
                 seed=seed,
                 budget_seconds=budget_seconds,
-                seat_limits=seat_limits or known,
+                seat_limits=seat_limits,
+                mock_seat_limits=STATEFUL_MOCK_CONFIG["seat_limits"],
                 generic=generic,
             )
     if faults:
         raise ValueError("faults apply only to the embedded mock this runner starts (target=None)")
+    return _run(
+        target,
+        profile=profile,
+        seed=seed,
+        budget_seconds=budget_seconds,
+        seat_limits=seat_limits,
+        mock_seat_limits=MOCK_DEFAULT_SEAT_LIMITS,
+        generic=generic,
+    )
+
+
+def _run(
+    target: Target,
+    *,
+    profile: str | None,
+    seed: int | None,
+    budget_seconds: float | None,
+    seat_limits: dict[str, int] | None,
+    mock_seat_limits: dict[str, int],
+    generic: bool,
+) -> SuiteResult:
     name = chosen_profile(profile)
+    effort = PROFILES[name]
     first_seed = _seed(seed)
     started_at = time.monotonic()
-    ctx = _context(target, seat_limits)
+    deadline = started_at + (budget_seconds or DEFAULT_FUZZ_SECONDS)
+    ctx = _context(target, seat_limits, mock_seat_limits)
     result = SuiteResult(suite=SUITE)
     if not target.has_two_avatars:
         result.skipped["R14"] = CROSS_AVATAR_SKIP
+    # Against a real server every replay spends real invites: no shrinking, a bounded budget.
     real = target.admin_url is None
-    examples = PROFILES[name].examples
-    if real:
-        examples = min(examples, DEFAULT_INVITE_BUDGET // INVITES_PER_EXAMPLE)
-    deadline = started_at + (budget_seconds or DEFAULT_FUZZ_SECONDS)
+    examples = effort.examples
+    if real and ctx.invite_budget is not None:
+        examples = max(1, min(examples, ctx.invite_budget // INVITES_PER_EXAMPLE))
+    settings = machine_settings(name, examples=examples, shrink=not real)
     for batch_seed in _batches(first_seed):
         machine = type("TwoAvatarsRun", (TwoAvatars,), {"ctx": ctx, "__module__": __name__})
-        settings = machine_settings(name, examples=examples, shrink=not real)
+        seeded = hypothesis.seed(batch_seed)(machine)
         spent = _collect(
             result,
-            lambda m=machine, st=settings, sd=batch_seed: run_state_machine_as_test(
-                hypothesis.seed(sd)(m), settings=st
-            ),
-            ctx,
+            lambda m=seeded: run_state_machine_as_test(m, settings=settings),
+            effort.shrink_seconds,
             batch_seed,
             name,
         )
         if spent or name != "fuzz" or time.monotonic() >= deadline:
             break
     if generic:
-        effort = PROFILES[name]
-        settings = hypothesis.settings(
+        links_settings = hypothesis.settings(
             machine_settings(name, examples=effort.generic_examples, shrink=not real),
             stateful_step_count=effort.generic_steps,
         )
-        _collect(result, lambda: run_generic_pass(ctx, settings, first_seed), ctx, first_seed, name)
+        _collect(
+            result,
+            lambda: run_generic_pass(ctx, links_settings, first_seed),
+            effort.shrink_seconds,
+            first_seed,
+            name,
+        )
     result.exercised.update(ctx.exercised)
     result.requests = ctx.requests
     result.invites = ctx.invites_used
@@ -134,7 +167,9 @@ def _batches(first_seed: int) -> Iterator[int]:
         batch_seed += 1
 
 
-def _context(target: Target, seat_limits: dict[str, int] | None) -> RunContext:
+def _context(
+    target: Target, seat_limits: dict[str, int] | None, mock_seat_limits: dict[str, int]
+) -> RunContext:
     """Clients for each key, and the members of each Avatar before the run."""
     session = requests.Session()
     clients = {"A": ApiClient(target.base_url, target.key_a, session=session, name="A")}
@@ -160,31 +195,32 @@ def _context(target: Target, seat_limits: dict[str, int] | None) -> RunContext:
         ctx.starting_export = ctx.admin_call("GET", "/state")
         ctx.allow_bursts = True
         if seat_limits is None:
-            ctx.seat_limits = _default_mock_seat_limits(ctx)
+            ctx.seat_limits = _mock_seat_limits(ctx, mock_seat_limits)
     else:
         ctx.invite_budget = int(os.environ.get(INVITE_BUDGET_ENV) or DEFAULT_INVITE_BUDGET)
         ctx.invites_per_example = INVITES_PER_EXAMPLE
     return ctx
 
 
-def _default_mock_seat_limits(ctx: RunContext) -> dict[str, int | None]:
-    """The seat limit of each Avatar of an embedded mock started with the default config."""
+def _mock_seat_limits(ctx: RunContext, by_type: dict[str, int]) -> dict[str, int | None]:
+    """The seat limit of each Avatar of the embedded mock, from its type (admin state export)."""
     assert ctx.starting_export is not None
     types = {a["avatar_id"]: a.get("type") for a in ctx.starting_export.get("avatars", [])}
     limits: dict[str, int | None] = {}
     for avatar, members in ctx.baseline.items():
         avatar_id = members[0]["membership"]["avatar_id"] if members else None
-        limits[avatar] = MOCK_DEFAULT_SEAT_LIMITS.get(types.get(avatar_id) or "")
+        limits[avatar] = by_type.get(types.get(avatar_id) or "")
     return limits
 
 
-def _collect(result: SuiteResult, run: Any, ctx: RunContext, seed: int, profile: str) -> bool:
+def _collect(result: SuiteResult, run: Any, shrink_seconds: float, seed: int, profile: str) -> bool:
     """Run one pass; add a Finding per rule it saw broken. True when the invite budget ran out."""
     try:
-        run()
+        with shrinking_for_at_most(shrink_seconds):
+            run()
     except BudgetSpent:
         return True
-    except BaseException as error:  # noqa: BLE001 - sorted below: violations become findings
+    except BaseException as error:
         violations = list(_violations(error))
         if not violations:
             raise
