@@ -335,8 +335,9 @@ def r1_hidden_members_are_not_found(ctx: CheckContext, response: Response, case:
     allowed = {404} | ({400, 413, 415, 422} if case.method == "PUT" else set())
     check(response.status_code in allowed, "R1",
           f"{where} for {user_id!r}, {_why_hidden(session, user_id)}; want 404 user_not_found")
-    if response.status_code == 404:
-        unknown, unknown_id = unknown_user_answer(session, case)
+    reference_answer = unknown_user_answer(session, case) if response.status_code == 404 else None
+    if reference_answer is not None:
+        unknown, unknown_id = reference_answer
         answer, reference = _comparable(response, user_id), _comparable(unknown, unknown_id)
         check(answer == reference, "R1", f"{where} for {user_id!r}, "
               f"{_why_hidden(session, user_id)}, with {answer}, but {reference} for an id nobody "

@@ -1,10 +1,12 @@
 """Fixed scenarios around the generated requests, for rules no single generated request shows.
 
-Before: learn Avatar A, create the sentinel, plant canaries in Avatar B (R14), invite a person
-of B into A under another spelling of the address (R2, R3), walk the list in small pages (R10),
-and offer A one of B's cursors (R10). After: remove that shared person from A and see that B
-keeps them (R6), then remove every member the run created. Each refusal or surprise is recorded
-with `session.expect`, naming its rule.
+Before: learn Avatar A; create the sentinel (never named by generated requests, so a change to
+it shows, R13) and the ghost (removed at once: what writes name when they must find nobody);
+plant canaries in Avatar B (R14); invite a person of B into A under another spelling of the
+address (R2, R3); walk the list in small pages (R10); offer A one of B's cursors (R10). After:
+remove that shared person from A and see that B keeps them (R6), then remove every member the
+run created. Each surprise is recorded with `session.expect`, naming its rule. A read-only run
+only reads.
 """
 
 from __future__ import annotations
@@ -32,6 +34,22 @@ def before(session: ContractSession) -> None:
     first = session.a.send("GET", "/users", params={"limit": 1})
     if first.status_code == 200:
         session.cursor = first.json().get("next_cursor")
+    if not session.read_only:
+        _sentinel_and_ghost(session)
+    if session.b is None:
+        reason = "no MAXGOOD_API_KEY_B: the cross-Avatar checks (R1, R14) did not run"
+        session.skipped["R14"] = reason
+        session.skipped["R1 (other Avatars)"] = reason
+    else:
+        if session.read_only:
+            session.skipped["R14"] = "read-only run: no canaries were planted in Avatar B"
+        else:
+            _plant(session, session.b)
+        _foreign_cursor(session, session.b)
+    _small_pages(session)
+
+
+def _sentinel_and_ghost(session: ContractSession) -> None:
     sentinel = invite(session, session.a, notes="contract suite sentinel")
     if sentinel is not None:
         session.sentinel = sentinel["user_id"]
@@ -41,18 +59,20 @@ def before(session: ContractSession) -> None:
     else:
         session.skipped["R13"] = ("no sentinel member could be invited: requests without a valid "
                                   "key were checked for their answer, not for changing nothing")
-    if session.b is None:
-        reason = "no MAXGOOD_API_KEY_B: the cross-Avatar checks (R1, R14) did not run"
-        session.skipped["R14"] = reason
-        session.skipped["R1 (other Avatars)"] = reason
-    else:
-        _plant(session, session.b)
-        _foreign_cursor(session, session.b)
-    _small_pages(session)
+    ghost = invite(session, session.a, notes="contract suite ghost")
+    if ghost is not None:
+        session.record_invite(ghost)
+        removed = session.a.send("DELETE", f"/users/{ghost['user_id']}")
+        if session.expect(removed.status_code == 204, "R6",
+                          f"DELETE of a new member answered {removed.status_code}", removed):
+            session.ghost = ghost["user_id"]
+            session.record_removal(ghost["user_id"])
 
 
 def after(session: ContractSession) -> None:
     """Check that B keeps the shared person (R6), then remove what the run created."""
+    if session.read_only:
+        return
     if session.b is not None:
         _shared_person_survives(session, session.b)
     for user_id in sorted(session.created_a - set(session.removed_a)):
@@ -73,7 +93,12 @@ def invite(session: ContractSession, client: ApiClient, *, email: str | None = N
         "profile": profile or {"name": NAME},
         "membership": {"notes": notes, "structured_data": structured_data or {}},
     }
+    left = session.invites_left()
+    if left is not None and left <= 0:
+        return None
     answer = client.send("POST", "/users", json=body)
+    if answer.status_code == 201:
+        session.count_invite()
     session.expect(answer.status_code in (201, *REFUSALS), "SPEC",
                    f"an ordinary invite answered {answer.status_code}: {answer.text[:300]}", answer)
     member = (_json(answer) or {}).get("member") if answer.status_code == 201 else None
@@ -96,6 +121,7 @@ def _plant(session: ContractSession, b: ApiClient) -> None:
             session.avatar_b = session.avatar_b or member["membership"]["avatar_id"]
     if only_b is not None:
         session.b_only.append(only_b["user_id"])
+        session.b_only_ours.append(only_b["user_id"])
     if shared is not None:
         session.shared = shared
         _join_shared_person(session, shared, email)
@@ -111,7 +137,12 @@ def _join_shared_person(session: ContractSession, shared: dict[str, Any], email:
     sent_profile = {"name": OTHER_NAME, "locale": None}
     body = {"email": f"  {email.upper()} ", "profile": sent_profile,
             "membership": {"notes": "contract suite: shared with Avatar B"}}
+    left = session.invites_left()
+    if left is not None and left <= 0:
+        return
     answer = session.a.send("POST", "/users", json=body)
+    if answer.status_code == 201:
+        session.count_invite()
     if answer.status_code in REFUSALS:
         return
     if not session.expect(answer.status_code == 201, "SPEC",
@@ -182,7 +213,8 @@ def _shared_person_survives(session: ContractSession, b: ApiClient) -> None:
     if shared is None or shared["user_id"] not in session.created_a:
         return
     user_id = shared["user_id"]
-    if user_id not in session.removed_a:
+    baseline = b.send("GET", f"/users/{user_id}")
+    if user_id not in session.removed_a and baseline.status_code == 200:
         removed = session.a.send("DELETE", f"/users/{user_id}")
         if not session.expect(removed.status_code == 204, "R6", f"DELETE of a member answered "
                               f"{removed.status_code}", removed):
@@ -196,7 +228,8 @@ def _shared_person_survives(session: ContractSession, b: ApiClient) -> None:
     kept = {k: member["membership"].get(k) for k in ("notes", "structured_data")}
     session.expect(kept == session.canaries.membership, "R6",
                    f"after key A removed {user_id}, their membership in B became {kept}", seen)
-    changed = profile_changes(shared["profile"], member["profile"])
+    before = baseline.json() if baseline.status_code == 200 else shared
+    changed = profile_changes(before["profile"], member["profile"])
     session.expect(not changed, "R6", f"after key A removed {user_id}, their profile changed: "
                    f"{changed}", seen)
 

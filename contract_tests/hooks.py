@@ -1,12 +1,17 @@
 """Hooks that keep generated requests safe for a real server and aimed where they prove something.
 
-- Invites go to unique addresses from MAXGOOD_EMAIL_TEMPLATE, never to generated real-looking ones.
-- PUT and DELETE name only members this run created, members of Avatar B (which must answer
-  404, R1) or ids nobody has; GET may also read the members that were there before the run.
-- `structured_data` stays within the limits the spec states outside JSON Schema (`x-max-bytes`,
-  `x-max-depth`), so a body the schema calls valid is one a server must accept.
-- A list request with a cursor carries one Avatar A issued (R10), not a generated string.
-- Every member an invite creates goes into the ledger, to be removed at the end.
+Every request of every phase passes `before_call` just before it is sent:
+
+- an invite carries only addresses made from MAXGOOD_EMAIL_TEMPLATE: a valid generated address
+  becomes a fresh one, an invalid one a fresh one too long to be valid (so it stays invalid);
+- a request naming a user reads any member, but writes (any method but GET) name only members
+  this run created: in A, in B (which must answer 404, R1), or the ghost, removed at the start;
+- `structured_data` stays within the limits the spec states beside JSON Schema (`x-max-bytes`,
+  `x-max-depth`), so a body the schema calls valid is one a server must accept;
+- a list request with a cursor carries one Avatar A issued (R10), not a generated string.
+
+`after_call` keeps the ledger of what was invited and removed; `filter_failure` lets a request
+whose generated Authorization is the invalid part be answered 401 (R13).
 """
 
 from __future__ import annotations
@@ -30,7 +35,16 @@ MAX_STRUCTURED_BYTES: int = _SCHEMAS["StructuredData"]["x-max-bytes"]
 MAX_STRUCTURED_DEPTH: int = _SCHEMAS["StructuredData"]["x-max-depth"]
 # Schemathesis judges generated data with jsonschema-rs (ECMA-262 regexes, not Python's `re`).
 EMAIL = jsonschema_rs.validator_for(_SCHEMAS["Email"])
-USER_ID_MAX_LENGTH: int = _SCHEMAS["UserId"]["maxLength"]
+TOO_LONG_EMAIL = _SCHEMAS["Email"]["maxLength"] + 1
+READS = ("GET", "HEAD", "OPTIONS")
+
+
+class InviteBudgetSpent(Exception):
+    """The run's invite budget (`max_invites`) is spent: no more POST /users."""
+
+
+class NoWriteTarget(Exception):
+    """No member this run created is left for a write to name."""
 
 
 def depth(value: Any) -> int:
@@ -56,8 +70,14 @@ def _fit_structured_data(holder: Any) -> Any:
     return holder
 
 
-def _is_valid_email(value: Any) -> bool:
-    return isinstance(value, str) and EMAIL.is_valid(value)
+def _safe_email(session: ContractSession, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    email = session.fresh_email()
+    if EMAIL.is_valid(value):
+        return email
+    local, _, domain = email.partition("@")
+    return f"{local}{'x' * TOO_LONG_EMAIL}@{domain}"
 
 
 def _pick(pool: list[str], value: str) -> str:
@@ -65,17 +85,29 @@ def _pick(pool: list[str], value: str) -> str:
 
 
 def _aim_user_id(session: ContractSession, case: Case) -> None:
-    """Point a generated id at a member worth asking about: one this run created, one of B's
-    (R1), one nobody has, or, for reads, one that was there before the run (R14)."""
+    """Point a generated id at a member worth asking about: for reads also one of B's (R1), one
+    nobody has, or one that was there before the run (R14); for writes one this run created."""
     value = case.path_parameters["user_id"]
     if not isinstance(value, str):
         return
-    pool = [*session.b_only, session.missing_id()]
-    if case.method == "GET":
-        pool += session.readable_a + session.writable_ids()[-3:]
+    if case.method in READS:
+        pool = [*session.readable_a, *session.b_only, session.missing_id(),
+                *session.writable_ids()[-3:]]
     else:
-        pool += session.writable_ids()
-    case.path_parameters["user_id"] = _pick(pool, value)
+        pool = [*session.writable_ids(), *session.b_only_ours]
+    if pool:
+        case.path_parameters["user_id"] = _pick(pool, value)
+
+
+def _guard_writes(session: ContractSession, case: Case) -> None:
+    """A write names only a member this run created, whatever generated or linked the id."""
+    value = case.path_parameters["user_id"]
+    if case.method in READS or (isinstance(value, str) and session.may_write(value)):
+        return
+    target = session.ghost or next(iter(session.writable_ids()), None)
+    if target is None:
+        raise NoWriteTarget(f"{case.method} {case.path} has no member of this run to name")
+    case.path_parameters["user_id"] = target
 
 
 @schemathesis.hook
@@ -85,12 +117,16 @@ def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> Non
     if session is None:
         return
     body = case.body
-    if case.method == "POST" and case.path == "/users" and isinstance(body, dict):
-        if _is_valid_email(body.get("email")):
-            body = {**body, "email": session.fresh_email()}
-        if isinstance(body.get("membership"), dict):
-            body = {**body, "membership": _fit_structured_data(body["membership"])}
-        case.body = body
+    if case.method == "POST" and case.path == "/users":
+        left = session.invites_left()
+        if left is not None and left <= 0:
+            raise InviteBudgetSpent(f"the invite budget of {session.max_invites} is spent")
+        if isinstance(body, dict):
+            body = {**body, "email": _safe_email(session, body["email"])} if "email" in body \
+                else body
+            if isinstance(body.get("membership"), dict):
+                body = {**body, "membership": _fit_structured_data(body["membership"])}
+            case.body = body
     elif case.method == "PUT" and isinstance(body, dict):
         case.body = _fit_structured_data(body)
     meta = case.meta
@@ -109,23 +145,16 @@ def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> Non
         case.query = query
 
 
-def _guard_writes(session: ContractSession, case: Case) -> None:
-    """A write never names a member this run did not create.
-
-    Ids reach requests from responses (Schemathesis reuses values it saw) and from links; an id
-    too long or empty to be anyone's stays, as negative data.
-    """
-    value = case.path_parameters["user_id"]
-    if (case.method in ("PUT", "DELETE") and isinstance(value, str)
-            and 0 < len(value) <= USER_ID_MAX_LENGTH and not session.may_write(value)):
-        case.path_parameters["user_id"] = session.missing_id()
-
-
 @schemathesis.hook
 def after_call(context: HookContext, case: Case, response: Response) -> None:
     """Keep the ledger: members invited (to remove at the end), removed, and as last answered."""
     session = current()
-    if session is None or not session.sent_with_key_a(response):
+    if session is None:
+        return
+    invite = case.method == "POST" and case.path == "/users"
+    if invite and response.status_code == 201:
+        session.count_invite()
+    if not session.sent_with_key_a(response):
         return
     if case.method == "DELETE" and response.status_code == 204:
         session.record_removal(case.path_parameters.get("user_id", ""), case.id)
@@ -136,10 +165,10 @@ def after_call(context: HookContext, case: Case, response: Response) -> None:
         body = json.loads(response.content)
     except ValueError:
         return  # the schema checks report a malformed answer
-    member = body.get("member") if case.method == "POST" and isinstance(body, dict) else body
+    member = body.get("member") if invite and isinstance(body, dict) else body
     if not isinstance(member, dict) or not isinstance(member.get("user_id"), str):
         return
-    if case.method == "POST":
+    if invite:
         session.record_invite(member)
     elif case.path == "/users/{user_id}":
         session.record_member(member, case.id if case.method == "PUT" else None)

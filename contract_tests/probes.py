@@ -32,6 +32,8 @@ def send(session: ContractSession, case: Case, authorization: str | None) -> Res
         headers["Authorization"] = authorization
     session.anonymous.sent += 1
     answer = requests.request(**kwargs, headers=headers, timeout=30)
+    if case.method == "POST" and case.path == "/users" and answer.status_code == 201:
+        session.count_invite()
     return Response.from_requests(answer, verify=True)
 
 
@@ -84,11 +86,13 @@ class AuthProbe:
         return None
 
 
-def unknown_user_answer(session: ContractSession, case: Case) -> Any:
-    """The answer key A gets for the same request naming a user id nobody has."""
-    copy = variant(case, user_id=session.missing_id())
-    answer = send(session, copy, f"Bearer {session.target.key_a}")
-    return answer, copy.path_parameters["user_id"]
+def unknown_user_answer(session: ContractSession, case: Case) -> tuple[Response, str] | None:
+    """The answer key A gets for the same request naming an id no active member has."""
+    nobody = session.nobody(case.method)
+    if nobody is None or nobody == case.path_parameters.get("user_id"):
+        return None
+    answer = send(session, variant(case, user_id=nobody), f"Bearer {session.target.key_a}")
+    return answer, nobody
 
 
 def _short(state: Any) -> str:

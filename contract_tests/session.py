@@ -81,9 +81,12 @@ class Canaries:
 class ContractSession:
     """Clients, the ledger of created members, the planted canaries and the run's bookkeeping."""
 
-    def __init__(self, target: Target, effort: Effort, email_template: str | None = None) -> None:
+    def __init__(self, target: Target, effort: Effort, email_template: str | None = None, *,
+                 max_invites: int | None = None, read_only: bool = False) -> None:
         self.target = target
         self.effort = effort
+        self.max_invites = max_invites  # successful invites the run may make, with any key
+        self.read_only = read_only
         self.email_template = email_template or os.environ.get(
             "MAXGOOD_EMAIL_TEMPLATE", DEFAULT_EMAIL_TEMPLATE
         )
@@ -101,7 +104,9 @@ class ContractSession:
         self.created_b: set[str] = set()
         self.removed_a: dict[str, str] = {}  # created here, then removed by (case id): R1, R6
         self.b_only: list[str] = []  # members of B with no membership in A (R1)
+        self.b_only_ours: list[str] = []  # ...that this run created: writes may name them
         self.sentinel: str | None = None  # created here, never named by a generated request
+        self.ghost: str | None = None  # created and removed here: writes to nobody name it
         self.sentinel_state: Any = None
         self.shared: dict[str, Any] | None = None  # B's new member, invited into A as well
         self.restore_b: list[tuple[str, dict[str, Any]]] = []  # seeded memberships to put back
@@ -112,6 +117,7 @@ class ContractSession:
         self._memberships: dict[str, dict[str, Any]] = {}  # last answered, per created member
         self._before_put: dict[str, dict[str, Any] | None] = {}  # per case id
         self._invited_at: list[float] = []  # successful invites with key A (R7)
+        self.invites = 0  # successful invites with any key, against max_invites
         self._fresh: set[str] = set()
         self._emails = itertools.count()
         self._auth_probes: Counter[tuple[str, str]] = Counter()
@@ -132,8 +138,13 @@ class ContractSession:
             return email in self._fresh
 
     def missing_id(self) -> str:
-        """A user id that nobody has."""
+        """A user id that nobody has; reads only (a real server's guard lets writes name only
+        members the run created, see `ghost`)."""
         return f"usr_ct{self.run_id}missing"
+
+    def nobody(self, method: str) -> str | None:
+        """An id no active member has, that a request with this method may name."""
+        return self.missing_id() if method in ("GET", "HEAD") else self.ghost
 
     def sent_with_key_a(self, response: Any) -> bool:
         """Whether the request behind a response carried exactly key A."""
@@ -159,10 +170,18 @@ class ContractSession:
             return sorted(self.created_a - {self.sentinel})
 
     def may_write(self, user_id: str) -> bool:
-        """Whether a generated write may name `user_id`: created here, or B's (must be 404)."""
+        """Whether a generated write may name `user_id`: created here, in A or in B."""
         with self._lock:
             ours = user_id in self.created_a and user_id != self.sentinel
-            return ours or user_id in self.b_only
+            return ours or user_id in self.b_only_ours
+
+    def invites_left(self) -> int | None:
+        with self._lock:
+            return None if self.max_invites is None else self.max_invites - self.invites
+
+    def count_invite(self) -> None:
+        with self._lock:
+            self.invites += 1
 
     def hidden_ids(self, case_id: str = "") -> set[str]:
         """Ids key A must not see: B's members (R1) and members removed here (R1, R6), except
@@ -172,6 +191,7 @@ class ContractSession:
             return set(self.b_only) | removed
 
     def record_invite(self, member: dict[str, Any]) -> None:
+        """A member key A invited (201): into the ledger, and against the hourly limit (R7)."""
         with self._lock:
             self.created_a.add(member["user_id"])
             self._invited_at.append(time.monotonic())
