@@ -58,6 +58,11 @@ CLEANUP_TIMEOUT = 15.0
 UNTOUCHED_RULE = "R1"
 
 
+def progress(message: str) -> None:
+    """A line on stderr, so a CI log shows where a long run is."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
 class Unusable(Exception):
     """The gate cannot judge this target: misconfigured or unreachable. Exit 2."""
 
@@ -284,6 +289,7 @@ def run_checks(run: Run) -> None:
     """The gate's own checks, then the suites, each within what is left of the budget."""
     settings, target = run.settings, run.settings.target
     if "gate" in settings.suites:
+        progress("running the gate's own checks")
         checks = GateChecks(target, run.guard, run.snapshots, run.fresh_email)
         try:
             run.results.append(checks.run(read_only=settings.read_only))
@@ -309,6 +315,8 @@ def run_checks(run: Run) -> None:
         share = None if remaining is None else remaining / (len(suites) - index)
         invites_left = None if settings.budget.max_invites is None else max(
             0, settings.budget.max_invites - run.guard.invites)
+        progress(f"running the {name} suite"
+                 f"{f' (up to {share:.0f}s)' if share is not None else ''}")
         with _suite_deadline(run.guard, share):
             outcome = run_suite(
                 name, target, seconds=share, seed=settings.seed, profile=settings.profile,
@@ -319,7 +327,8 @@ def run_checks(run: Run) -> None:
         run.results.append(outcome.result)
         if outcome.stopped:
             run.notes.append(f"the {name} suite stopped early: {outcome.stopped}")
-        if outcome.crashed:
+        if isinstance(outcome.error, requests.RequestException):
+            # The target stopped answering: nothing can be said about the rules it left.
             run.incomplete = outcome.stopped
 
 
@@ -347,7 +356,10 @@ def clean_up(run: Run) -> None:
     """Remove every membership the run created; verify what existed before is untouched."""
     guard = run.guard
     guard.teardown = True
-    for entry in guard.entries(active=True):
+    created = guard.entries(active=True)
+    progress(f"cleaning up: removing {len(created)} membership(s) this run created, then "
+             "verifying the pre-existing members")
+    for entry in created:
         client = run.clients.get(entry.key)
         if client is None:
             run.leftovers.append(f"user {entry.user_id} ({entry.email}), created through an "
@@ -493,6 +505,8 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
                 preflight(client, target, f"key {name} (--api-key{'-b' if name == 'B' else ''})")
             for name, client in run.clients.items():
                 run.snapshots[name] = snapshot(client, name)
+                progress(f"key {name}: Avatar {run.snapshots[name].avatar_id}, "
+                         f"{len(run.snapshots[name].members)} pre-existing member(s) recorded")
             avatars = {name: snap.avatar_id for name, snap in run.snapshots.items()}
             if "B" in avatars and avatars["B"] is not None and avatars["A"] == avatars["B"]:
                 raise Unusable("keys A and B belong to the same Avatar "

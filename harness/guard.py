@@ -33,7 +33,8 @@ from urllib.parse import unquote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Safe methods (RFC 9110 and the QUERY draft); any other method counts as a write.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "QUERY"})
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_AFTER_CAP = 60.0  # a longer wait is a budget question, not a reason to hang
 TOKEN_PATTERN = r"[A-Za-z0-9._+\-]+"

@@ -173,9 +173,14 @@ class RunReport:
         if self.notes or self.leftovers:
             out = ET.SubElement(suite, "system-out")
             out.text = "\n".join(self.notes + [f"not removed: {x}" for x in self.leftovers])
+        # Redact each text before serialising: "<redacted>" is markup once inside the XML.
+        for element in suite.iter():
+            element.text = self.redact(element.text) if element.text else element.text
+            for name, value in element.attrib.items():
+                element.set(name, self.redact(value))
         ET.indent(suite)
-        return self.redact('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
-            suite, encoding="unicode") + "\n")
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
+            suite, encoding="unicode") + "\n"
 
     # -- Markdown -----------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ class SuiteRun:
 
     result: SuiteResult
     stopped: str | None = None  # why the suite was stopped early (budget, guard, crash)
-    crashed: bool = False
+    error: Exception | None = None  # what the suite raised, when it crashed
 
 
 def entry_point(name: str) -> Callable[..., SuiteResult]:
@@ -122,7 +122,7 @@ def run_suite(name: str, target: Target | None, **options: Any) -> SuiteRun:
         return SuiteRun(_stopped(name, started, refusal.reason), stopped=refusal.reason)
     except Exception as error:  # the suite's own bug, or a server it could not cope with
         reason = f"the {name} suite stopped with {type(error).__name__}: {error}"
-        return SuiteRun(_stopped(name, started, reason), stopped=reason, crashed=True)
+        return SuiteRun(_stopped(name, started, reason), stopped=reason, error=error)
     return SuiteRun(result)
 
 

@@ -1,0 +1,148 @@
+"""`make fuzz` (`python -m harness.fuzz`): the budget, the seed, faults and the summary.
+
+The orchestration is tested with stand-in suites (fast, and exact about what each was asked);
+one run end to end shows a real suite finding a fault by its rule within seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import fuzz, suites
+from harness.report import Finding, SuiteResult
+from harness.target import Target
+
+CALLS: list[dict[str, Any]] = []
+
+
+def timed_suite(target: Target | None, *, budget_seconds: float, seed: int, profile: str,
+                faults: tuple[str, ...] = ()) -> SuiteResult:
+    """Stands in for a suite that keeps its own time (like the stateful one)."""
+    CALLS.append({"suite": "timed", "target": target, "seconds": budget_seconds, "seed": seed,
+                  "profile": profile, "faults": faults,
+                  "env_profile": os.environ.get("HYPOTHESIS_PROFILE")})
+    result = SuiteResult("stateful", requests=7, seconds=0.01)
+    result.exercised.update({"R1": 2, "R9": 1})
+    result.skipped["R14"] = "needs a second Avatar's key"
+    return result
+
+
+def untimed_suite(target: Target, *, seed: int, profile: str) -> SuiteResult:
+    """Stands in for a suite that runs a fixed effort (like the contract one)."""
+    CALLS.append({"suite": "untimed", "target": target, "seed": seed})
+    time.sleep(0.2)
+    result = SuiteResult("contract", requests=3, seconds=0.2)
+    result.exercised.update({"R2": 1, "R12": 4})
+    result.findings.append(Finding(
+        "R2", "contract", "R2 Invite never overwrites identity: the name changed",
+        f"curl -H 'Authorization: Bearer {target.key_a}' {target.base_url}/users"))
+    return result
+
+
+@pytest.fixture
+def stand_ins(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    CALLS.clear()
+    monkeypatch.setattr(suites, "ENTRY_POINTS", {
+        "contract": (__name__, "untimed_suite"), "stateful": (__name__, "timed_suite")})
+    for name in ("MAXGOOD_BASE_URL", "FUZZ_FAULTS", "FUZZ_SEED", "HYPOTHESIS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    return CALLS
+
+
+@pytest.mark.xdist_group("fuzz")
+def test_fuzz_splits_the_budget_prints_the_seed_and_summarises_each_rule(
+    stand_ins: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When both suites fuzz the embedded mock for 6 seconds with seed 1234
+    status = fuzz.main(["--minutes", "0.1", "--seed", "1234"])
+    out = capsys.readouterr().out
+    # Then the seed comes first, so the run can be replayed
+    assert out.startswith("FUZZ_SEED=1234")
+    # the suite without a time budget ran in rounds against fresh mocks, seed after seed
+    untimed = [c for c in stand_ins if c["suite"] == "untimed"]
+    assert len(untimed) >= 2
+    assert [c["seed"] for c in untimed] == list(range(1234, 1234 + len(untimed)))
+    assert len({c["target"].base_url for c in untimed}) == len(untimed)
+    # the other was given the rest of the budget, the fuzz profile and no target (its own mock)
+    (timed,) = [c for c in stand_ins if c["suite"] == "timed"]
+    assert 0.5 < timed["seconds"] <= 6
+    assert timed["target"] is None and timed["seed"] == 1234
+    assert timed["profile"] == timed["env_profile"] == "fuzz"
+    # and the summary has every rule: exercised, failed (with its reproduction) or skipped
+    assert status == 1
+    rules = {f"R{n}" for n in range(1, 15)} | {"SPEC"}
+    lines = {line.split()[0]: line for line in out.splitlines()
+             if line.split() and line.split()[0] in rules}
+    assert len(lines) == 15
+    assert lines["R1"].split()[-1] == "pass"
+    assert lines["R2"].split()[-1] == "FAIL"
+    assert "skipped: stateful: needs a second Avatar's key" in lines["R14"]
+    assert "skipped" in lines["R13"]
+    assert "FAIL R2 [contract]" in out and "curl" in out
+    assert "requests sent:" in out
+    assert "replay: make fuzz FUZZ_SEED=1234" in out
+
+
+@pytest.mark.xdist_group("fuzz")
+def test_fuzz_switches_faults_on_in_the_mocks_it_starts(
+    stand_ins: list[dict[str, Any]], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FUZZ_FAULTS", "owner_removable, invite_overwrites_identity")
+    fuzz.main(["--minutes", "0.01", "--suites", "stateful"])
+    (call,) = stand_ins
+    assert call["faults"] == ("owner_removable", "invite_overwrites_identity")
+    assert "FUZZ_FAULTS=owner_removable,invite_overwrites_identity" in capsys.readouterr().out
+
+
+@pytest.mark.xdist_group("fuzz")
+def test_fuzz_refuses_unknown_faults_and_faults_on_a_real_server(
+    stand_ins: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit, match="unknown fault"):
+        fuzz.main(["--fault", "no_such_fault"])
+    monkeypatch.setenv("MAXGOOD_BASE_URL", "https://stageapi.maxgood.work/v1beta")
+    monkeypatch.setenv("MAXGOOD_API_KEY", "mgak_x.y")
+    assert fuzz.main(["--fault", "owner_removable"]) == 2
+    assert stand_ins == []
+
+
+@pytest.mark.xdist_group("fuzz")
+def test_fuzz_redacts_the_keys_of_a_real_server(
+    stand_ins: list[dict[str, Any]], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.target import embedded_mock
+
+    with embedded_mock() as running:
+        monkeypatch.setenv("MAXGOOD_BASE_URL", running.base_url)
+        monkeypatch.setenv("MAXGOOD_API_KEY", running.key_a)
+        status = fuzz.main(["--minutes", "0.005", "--suites", "contract"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert running.key_a not in out and "Bearer <redacted>" in out
+
+
+@pytest.mark.xdist_group("fuzz-e2e")
+def test_make_fuzz_finds_a_fault_by_its_rule_and_prints_how_to_replay(tmp_path: Path) -> None:
+    # Given the embedded mock with invites that overwrite identity (R2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAXGOOD_", "FUZZ_"))}
+    env |= {"FUZZ_MINUTES": "0.1", "FUZZ_SEED": "7", "FUZZ_FAULTS": "invite_overwrites_identity",
+            "HYPOTHESIS_PROFILE": "dev"}
+    # When the contract suite fuzzes it
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.fuzz", "--suites", "contract", "--report-dir",
+         str(tmp_path)], capture_output=True, text=True, timeout=180, env=env,
+        cwd=Path(__file__).resolve().parent.parent)
+    # Then it fails naming R2, with a reproduction, and says how to replay the run
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FUZZ_SEED=7" in done.stdout.splitlines()[0]
+    assert "FAIL R2" in done.stdout and "curl" in done.stdout
+    assert 'type="R2"' in (tmp_path / "junit.xml").read_text(encoding="utf-8")
