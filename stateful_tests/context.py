@@ -105,12 +105,17 @@ class RunContext:
             if self.invites_used + needed > self.invite_budget:
                 raise BudgetSpent(f"invite budget of {self.invite_budget} spent")
         if self.target.admin_url is not None:
-            self.admin_call("POST", "/clock/advance", {"seconds": CLOCK_STEP_SECONDS})
-            self.rate.clear()
+            self.let_the_hour_pass()
         else:
             self.clean = False  # someone else may write to a real Avatar between examples
         for client in self.clients.values():
             client.exchanges.clear()
+
+    def let_the_hour_pass(self) -> None:
+        """Move the embedded mock's clock past the rolling hour: empty invite windows (R7)."""
+        if self.target.admin_url is not None:
+            self.admin_call("POST", "/clock/advance", {"seconds": CLOCK_STEP_SECONDS})
+            self.rate.clear()
 
     def restore_starting_state(self) -> None:
         """Put back the embedded mock's members from before the run (after a destructive bug).

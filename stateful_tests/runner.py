@@ -42,13 +42,17 @@ INVITES_PER_EXAMPLE = 4
 # The embedded mock this runner starts, with limits an example reaches (R7): the hourly limit
 # in the enterprise Avatar (A), the seat limit in the essential one (B).
 STATEFUL_MOCK_CONFIG: dict[str, Any] = {
-    "seat_limits": {"essential": 8, "enterprise": 40},
-    "invites_per_hour": 10,
+    "seat_limits": {"essential": 10, "enterprise": 40},
+    "invites_per_hour": 12,
     "safety_cap_per_hour": 100_000,
 }
 # CONTRACT.md, "Mock defaults": the seat limits of an embedded mock started with its defaults.
 MOCK_DEFAULT_SEAT_LIMITS = {"essential": 25, "enterprise": 500}
 CROSS_AVATAR_SKIP = "needs a second Avatar's key (MAXGOOD_API_KEY_B)"
+OWNER_PROBE_SKIP = (
+    "probing the owner writes a member present before the run: only on a target whose state "
+    "can be restored (the embedded mock)"
+)
 
 
 class TargetUnusable(RuntimeError):
@@ -114,6 +118,8 @@ def _run(
     result = SuiteResult(suite=SUITE)
     if not target.has_two_avatars:
         result.skipped["R14"] = CROSS_AVATAR_SKIP
+    if not ctx.can_restore:
+        result.skipped["R9"] = OWNER_PROBE_SKIP
     # Against a real server every replay spends real invites: no shrinking, a bounded budget.
     real = target.admin_url is None
     examples = effort.examples
