@@ -26,6 +26,7 @@ DEFAULT_EMAIL_TEMPLATE = "qa+{token}@example.com"
 # The embedded mock's clock moves on by a little over the rolling hour before each example, so
 # every example starts with empty invite windows (R7) and replays identically while shrinking.
 CLOCK_STEP_SECONDS = 3601
+RATE_MEMORY_SECONDS = 5.0
 
 
 class BudgetSpent(unittest.SkipTest):
@@ -57,8 +58,13 @@ class RateWindow:
     seen_at: float
 
     def still_current(self) -> bool:
-        """True while no invite can have left the rolling window since these headers."""
-        return self.reset == 0 or time.monotonic() - self.seen_at < self.reset - 1
+        """True while no invite can have left the window since these headers were seen.
+
+        Only for a few seconds, and never with RateLimit-Reset 0: implementations may count
+        Reset differently (CONTRACT.md), but none frees a slot seconds after saying it won't.
+        """
+        elapsed = time.monotonic() - self.seen_at
+        return self.reset > 0 and elapsed < min(RATE_MEMORY_SECONDS, self.reset - 1)
 
 
 @dataclass
@@ -76,7 +82,6 @@ class RunContext:
     exercised: Counter[str] = field(default_factory=Counter)
     invites_used: int = 0
     failing: bool = False  # a failure is being shrunk or replayed: let it finish
-    clean: bool = False  # the last example ended with both Avatars as recorded
     learned_seat_limits: dict[str, int] = field(default_factory=dict)
     rate: dict[str, RateWindow] = field(default_factory=dict)
     starting_export: dict[str, Any] | None = None  # the embedded mock's state, to restore
@@ -106,8 +111,6 @@ class RunContext:
                 raise BudgetSpent(f"invite budget of {self.invite_budget} spent")
         if self.target.admin_url is not None:
             self.let_the_hour_pass()
-        else:
-            self.clean = False  # someone else may write to a real Avatar between examples
         for client in self.clients.values():
             client.exchanges.clear()
 
@@ -123,18 +126,11 @@ class RunContext:
         The clock keeps its current offset: moving it back would let the invites of earlier
         examples count again (R7).
         """
-        self.clean = False
         if self.starting_export is not None:
             now = self.admin_call("GET", "/state")
             restored = {**self.starting_export, "clock_offset": now.get("clock_offset", 0)}
             self.admin_call("PUT", "/state", restored)
             self.rate.clear()
-
-    def refresh_baseline(self, avatar: str) -> None:
-        """Record again the members of `avatar` present before the run, as they are now."""
-        present = {member["user_id"] for member in self.baseline[avatar]}
-        listed = self.clients[avatar].list_all(100)
-        self.baseline[avatar] = [m for m in listed if m.get("user_id") in present]
 
     def admin_call(self, method: str, path: str, body: Any = None) -> Any:
         assert self.target.admin_url is not None

@@ -76,15 +76,14 @@ assert set(_membership_values) == set(MEMBERSHIP_FIELDS)
 _some_membership = st.fixed_dictionaries({}, optional=_membership_values)
 
 # The parts of an invite body; None leaves the part out.
-profiles = st.none() | st.fixed_dictionaries(
-    {},
-    optional={
-        "name": st.none() | _WORDS,
-        "role": st.none() | _WORDS,
-        "expertise": st.none() | _WORDS,
-        "locale": st.none() | st.sampled_from(("en-CA", "fr-CA", "de-DE", "pt-BR", "zh-Hant-TW")),
-    },
-)
+_profile_values: dict[str, st.SearchStrategy[Any]] = {
+    "name": st.none() | _WORDS,
+    "role": st.none() | _WORDS,
+    "expertise": st.none() | _WORDS,
+    "locale": st.none() | st.sampled_from(("en-CA", "fr-CA", "de-DE", "pt-BR", "zh-Hant-TW")),
+}
+some_profile = st.fixed_dictionaries({}, optional=_profile_values).filter(bool)
+profiles = st.none() | st.fixed_dictionaries({}, optional=_profile_values)
 memberships = st.none() | _some_membership
 
 # A PUT body of membership fields only (R5): at least one.
