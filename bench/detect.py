@@ -172,6 +172,9 @@ def measure(
             "baseline": baseline,
         }
 
+    if baseline is None:
+        say("  the correct mock, for false alarms")
+        baseline = _child(None, FIRST_SEED, minutes)
     for seed in chosen:
         for fault in CATALOGUE:
             if (fault, seed) in done:
@@ -186,9 +189,6 @@ def measure(
                 f"{run['requests']} requests ({run['suite'] or '-'})")  # fmt: skip
             if checkpoint:
                 checkpoint(figures())
-    if baseline is None:
-        say("  the correct mock, for false alarms")
-        baseline = _child(None, FIRST_SEED, minutes)
     return figures()
 
 

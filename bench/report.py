@@ -2,8 +2,333 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS_MD = HERE / "RESULTS.md"
+DETECT_PNG = HERE / "time_to_detect.png"
+THROUGHPUT_PNG = HERE / "throughput.png"
+
+MOCK = "mock (granian)"
+PRISM = "prism"
+READS = ("GET /users", "GET /users/{user_id}")
+P99_TARGET_MS = 10.0
 
 
 def write(results: dict[str, Any]) -> None:
-    pass
+    """Rewrite RESULTS.md and the plots from `results`."""
+    lines = ["# Measured speed and robustness", ""]
+    lines += _preamble(results)
+    lines += _targets(results)
+    lines += _environment(results)
+    lines += _throughput(results)
+    lines += _startup_and_reset(results)
+    lines += _detect(results)
+    lines += _reading_notes(results)
+    RESULTS_MD.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    if results.get("throughput", {}).get("servers"):
+        plot_throughput(results["throughput"])
+    if results.get("detect", {}).get("faults"):
+        plot_detect(results["detect"])
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+def _preamble(results: dict[str, Any]) -> list[str]:
+    return [
+        "Written by `make bench` (`python -m bench`) from [results.json](results.json), which "
+        "holds every figure and every round. One section can be measured again on its own, "
+        "e.g. `make bench BENCH_ARGS='--only detect'`; the report is rewritten from the JSON.",
+        "",
+        "The robustness checks (concurrency, hostile input, sustained load) are tests, not "
+        "figures: `tests/test_robustness.py`, run by `make test`.",
+        "",
+    ]
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    servers = results.get("throughput", {}).get("servers", {})
+    if MOCK not in servers or PRISM not in servers:
+        return ["## Targets", "", "Not measured yet: run `make bench`.", ""]
+    lines = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for endpoint in READS:
+        ratio = _ratio(servers, endpoint)
+        verdict = "yes" if ratio >= 1 else f"**no**: {(1 - ratio) * 100:.0f} % short"
+        lines.append(
+            f"| mock >= Prism on `{endpoint}` (req/s, ratio mock / Prism) | "
+            f"{ratio:.2f} | {verdict} |"
+        )
+    for endpoint, figures in servers[MOCK]["fixed_rate"].items():
+        p99 = figures["p99_ms"]
+        verdict = "yes" if p99 < P99_TARGET_MS else f"**no**: {p99 - P99_TARGET_MS:.1f} ms over"
+        rate = results["throughput"]["settings"]["rate"]
+        lines.append(
+            f"| p99 < {P99_TARGET_MS:g} ms at {rate} req/s, `{endpoint}` | "
+            f"{p99:.2f} ms | {verdict} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _environment(results: dict[str, Any]) -> list[str]:
+    machine = results.get("machine", {})
+    versions = results.get("versions", {})
+    lines = ["## Machine and versions", ""]
+    lines.append(
+        f"- machine: {machine.get('nproc')} cores ({machine.get('cpu')}), "
+        f"{machine.get('memory_gib')} GiB of memory, Linux {machine.get('kernel')}"
+    )
+    lines.append("- " + ", ".join(f"{name} {value}" for name, value in versions.items()))
+    lines.append(f"- last run: {results.get('date')}")
+    lines.append("")
+    return lines
+
+
+def _throughput(results: dict[str, Any]) -> list[str]:
+    measured = results.get("throughput")
+    if not measured:
+        return []
+    settings = measured["settings"]
+    servers = measured["servers"]
+    lines = [
+        "## Throughput and latency",
+        "",
+        f"Measured {measured.get('measured_at', '')}. Closed loop: `wrk -t{settings['threads']} "
+        f"-c{settings['connections']}`, {settings['seconds']:g} s per run after a "
+        f"{settings['warmup_seconds']} s warm-up on the same endpoint; each figure is the median "
+        f"of {settings['rounds']} rounds, the servers taking turns round by round. "
+        f"`GET /users` asks for `limit=25` of an Avatar of {settings['members']} members; "
+        "`POST /users` sends a new email each time (the mock's invite limits raised out of "
+        f"reach). The mock serves with {settings['mock_threads']} threads in one process.",
+        "",
+        "| endpoint | server | req/s | p50 ms | p99 ms | errors | answer bytes | mock / Prism |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for endpoint in servers[next(iter(servers))]["closed"]:
+        for label, figures in servers.items():
+            run = figures["closed"][endpoint]
+            ratio = ""
+            if label.startswith("mock") and PRISM in servers:
+                ratio = f"{_ratio(servers, endpoint, label):.2f}"
+            lines.append(
+                f"| `{endpoint}` | {label} | {run['rps']:,.0f} | {run['p50_ms']:.2f} | "
+                f"{run['p99_ms']:.2f} | {run['errors']} | "
+                f"{figures['answer_bytes'].get(endpoint, 0):,} | {ratio} |"
+            )
+    lines += [
+        "",
+        "![requests per second](throughput.png)",
+        "",
+        f"### At a fixed rate of {settings['rate']} req/s",
+        "",
+        "An open-loop Python client (asyncio, 16 keep-alive connections): request *i* is due at "
+        f"*i* / {settings['rate']} s whatever happened before it, and its latency is counted "
+        "from that due time, so a stall shows in the figures instead of slowing the client "
+        "down (coordinated omission). The client's own time is included.",
+        "",
+        "| endpoint | server | sent | p50 ms | p99 ms | max ms | errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for endpoint in servers[next(iter(servers))]["fixed_rate"]:
+        for label, figures in servers.items():
+            run = figures["fixed_rate"][endpoint]
+            lines.append(
+                f"| `{endpoint}` | {label} | {run['requests']:,} | {run['p50_ms']:.2f} | "
+                f"{run['p99_ms']:.2f} | {run['max_ms']:.1f} | {run['errors']} |"
+            )
+    loads = [
+        run["load_before"]
+        for figures in servers.values()
+        for kind in ("closed", "fixed_rate")
+        for endpoint in figures[kind].values()
+        for run in endpoint.get("rounds", [])
+        if "load_before" in run
+    ]
+    if loads:
+        lines += [
+            "",
+            f"Load average (1 min) before the runs: {min(loads):.1f} to {max(loads):.1f} on "
+            f"{results['machine']['nproc']} cores; anything above about 2 is other work on the "
+            "machine, which slows every server alike since they take turns.",
+        ]
+    lines.append("")
+    return lines
+
+
+def _startup_and_reset(results: dict[str, Any]) -> list[str]:
+    lines = []
+    startup = results.get("startup")
+    if startup:
+        lines += ["## Start-up and reset", ""]
+        for label, figures in startup.items():
+            if label == "measured_at":
+                continue
+            runs = ", ".join(f"{s:.2f}" for s in figures["all_s"])
+            lines.append(
+                f"- start-up of {label}, process start to the first 200 of `GET /users`: "
+                f"median **{figures['median_s']:.2f} s** (runs: {runs} s)"
+            )
+        servers = results.get("throughput", {}).get("servers", {})
+        if PRISM in servers:
+            lines.append(
+                f"- for reference, Prism's start-up in the throughput run: "
+                f"{servers[PRISM]['started_seconds']:.2f} s"
+            )
+    reset = results.get("reset")
+    if reset:
+        if not lines:
+            lines += ["## Start-up and reset", ""]
+        lines.append(
+            f"- `POST /_mock/reset` on {reset['server']} holding {reset['members']} members: "
+            f"median **{reset['median_ms']:.2f} ms**, p90 {reset['p90_ms']:.2f} ms "
+            f"over {reset['calls']} calls (round trip included)"
+        )
+    if lines:
+        lines.append("")
+    return lines
+
+
+def _detect(results: dict[str, Any]) -> list[str]:
+    detect = results.get("detect")
+    lines = ["## Time to detect each fault", ""]
+    if not detect or detect.get("status") not in ("measured", "partial"):
+        reason = (detect or {}).get("reason", "not measured yet")
+        return [*lines, f"Not measured: {reason}.", ""]
+    budget = detect["minutes"] * 60
+    lines += [
+        f"Measured {detect.get('measured_at', '')}. Each catalogued fault "
+        f"(`mock_server.faults.CATALOGUE`) switched on alone, `make fuzz` run as with "
+        f"`FUZZ_FAULTS=<fault> FUZZ_SEED=<seed> FUZZ_MINUTES={detect['minutes']:g}` "
+        f"(seeds {detect['seeds'][0]} to {detect['seeds'][-1]}), stopped at the first finding "
+        "of the rule the fault breaks: the time from the start of the run to that finding "
+        "(after shrinking, as a person sees it) and the requests sent until then. The "
+        f"contract suite runs first for half the budget ({budget / 2:.0f} s), then the "
+        "stateful suite. A seed that did not find the fault counts at the whole budget.",
+        "",
+    ]
+    if detect["status"] == "partial":
+        done = len(detect["runs"])
+        lines += [f"**Partial:** {done} runs of {len(detect['seeds'])} seeds x every fault.", ""]
+    lines += [
+        "| fault | rule | found | median s | min–max s | median requests | found by |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for row in sorted(detect["faults"], key=lambda r: (r["median_seconds"] or 0, r["fault"])):
+        bound = "≥ " if row["median_is_bound"] else ""
+        lines.append(
+            f"| `{row['fault']}` | {row['rule']} | {row['detected']}/{row['runs']} | "
+            f"{bound}{row['median_seconds']:.1f} | {row['min_seconds']:.1f}–"
+            f"{row['max_seconds']:.1f} | {row['median_requests']:,.0f} | "
+            f"{', '.join(row['suites']) or '—'} |"
+        )
+    lines += ["", "![time to detect](time_to_detect.png)", ""]
+    baseline = detect.get("baseline")
+    if baseline and "error" not in baseline:
+        others = baseline.get("other_findings", [])
+        verdict = "no finding" if not others else f"findings: {', '.join(others)}"
+        lines += [
+            f"The correct mock, same run ({baseline['seconds']:.0f} s, "
+            f"{baseline['requests']:,} requests): {verdict}.",
+            "",
+        ]
+    return lines
+
+
+def _reading_notes(results: dict[str, Any]) -> list[str]:
+    return [
+        "## Reading these figures",
+        "",
+        "- Prism (`prism mock openapi/v1beta.yaml`, static examples) validates each request and "
+        "answers the spec's example: no state, one member in a list. The mock checks the key, "
+        "validates, applies the rules under one lock and answers real members (25 in a list "
+        "page), so its answers are larger (see *answer bytes*).",
+        "- Prism serves the spec's paths without the `/v1beta` prefix; its per-request log "
+        "goes to /dev/null.",
+        "- The load generator, the servers and any other work share the same cores, so the "
+        "absolute figures are those of a busy 2-core machine; the ratios are the point.",
+        "",
+    ]
+
+
+def _ratio(servers: dict[str, Any], endpoint: str, label: str = MOCK) -> float:
+    return float(
+        servers[label]["closed"][endpoint]["rps"] / servers[PRISM]["closed"][endpoint]["rps"]
+    )
+
+
+# -- plots ------------------------------------------------------------------------------------
+
+
+def plot_throughput(measured: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    servers = measured["servers"]
+    labels = list(servers)
+    endpoints = list(servers[labels[0]]["closed"])
+    width = 0.8 / len(labels)
+    figure, axis = plt.subplots(figsize=(8, 4.2), dpi=120)
+    colours = {"mock (granian)": "#1b7837", "mock (waitress)": "#7fbf7b", "prism": "#762a83"}
+    for index, label in enumerate(labels):
+        values = [servers[label]["closed"][endpoint]["rps"] for endpoint in endpoints]
+        positions = [i + (index - (len(labels) - 1) / 2) * width for i in range(len(endpoints))]
+        bars = axis.bar(positions, values, width, label=label, color=colours.get(label))
+        axis.bar_label(bars, labels=[f"{v:,.0f}" for v in values], fontsize=8, padding=2)
+    axis.set_xticks(range(len(endpoints)), endpoints)
+    axis.set_ylabel("requests per second (higher is better)")
+    settings = measured["settings"]
+    axis.set_title(
+        f"wrk -t{settings['threads']} -c{settings['connections']}, {settings['seconds']:g} s, "
+        f"median of {settings['rounds']} rounds"
+    )
+    axis.legend(frameon=False)
+    axis.spines[["top", "right"]].set_visible(False)
+    axis.margins(y=0.12)
+    figure.tight_layout()
+    figure.savefig(THROUGHPUT_PNG)
+    plt.close(figure)
+
+
+def plot_detect(detect: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    budget = detect["minutes"] * 60
+    rows = sorted(detect["faults"], key=lambda r: (-(r["median_seconds"] or 0), r["fault"]))
+    figure, axis = plt.subplots(figsize=(9, 0.34 * len(rows) + 1.6), dpi=120)
+    for index, row in enumerate(rows):
+        found_all = row["detected"] == row["runs"]
+        colour = "#1b7837" if found_all else ("#e08214" if row["detected"] else "#b2182b")
+        axis.barh(index, row["median_seconds"], color=colour, height=0.6)
+        axis.plot(
+            [row["min_seconds"], row["max_seconds"]], [index, index], color="#333333", linewidth=1
+        )
+        axis.text(
+            min(row["max_seconds"], budget) + budget * 0.01,
+            index,
+            f"{row['detected']}/{row['runs']} · {row['median_requests']:,.0f} req",
+            va="center",
+            fontsize=8,
+        )
+    axis.set_yticks(range(len(rows)), [f"{r['fault']} ({r['rule']})" for r in rows], fontsize=8)
+    axis.axvline(budget / 2, color="#888888", linestyle="--", linewidth=1)
+    axis.text(budget / 2, len(rows) - 0.3, " stateful suite starts", fontsize=8, color="#555555")
+    axis.set_xlim(0, budget * 1.25)
+    axis.set_xlabel(
+        "seconds from the start of make fuzz to the first finding of the fault's rule "
+        "(median over seeds; line: min–max)"
+    )
+    axis.set_title(
+        "Time to detect each injected fault (green: every seed; orange: some; red: none)",
+        fontsize=10,
+    )
+    axis.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    figure.savefig(DETECT_PNG)
+    plt.close(figure)

@@ -272,6 +272,7 @@ def _first_line(command: list[str]) -> str:
 
 
 SECTIONS = ("throughput", "startup", "reset", "detect")
+ENVIRONMENT = ("machine", "versions", "date")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -340,21 +341,27 @@ def run(
 
             def checkpoint(figures: dict[str, Any]) -> None:
                 results["detect"] = {"measured_at": now(), **figures}
-                save(results)
+                save(results, sections)
 
             figures = detect.measure(
                 seeds, say, previous=results.get("detect"), checkpoint=checkpoint
             )
             results["detect"] = {"measured_at": now(), **figures}
-    save(results)
+    save(results, sections)
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def save(results: dict[str, Any]) -> None:
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+def save(results: dict[str, Any], sections: list[str] | None = None) -> None:
+    """Write results.json, taking from `results` only the sections this run measured (and the
+    environment), so that two runs measuring different sections do not undo each other."""
+    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    keep = ENVIRONMENT + tuple(sections if sections is not None else SECTIONS)
+    merged.update({name: value for name, value in results.items() if name in keep})
+    RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    results.update(merged)
 
 
 def starters_label(name: str) -> str:
