@@ -82,6 +82,8 @@ class RunContext:
     exercised: Counter[str] = field(default_factory=Counter)
     invites_used: int = 0
     failing: bool = False  # a failure is being shrunk or replayed: let it finish
+    # The first violation of each rule, in case its replay does not repeat it (a real server).
+    first_violations: dict[str, Any] = field(default_factory=dict)
     learned_seat_limits: dict[str, int] = field(default_factory=dict)
     rate: dict[str, RateWindow] = field(default_factory=dict)
     starting_export: dict[str, Any] | None = None  # the embedded mock's state, to restore

@@ -134,6 +134,7 @@ def run_generic_pass(ctx: RunContext, settings: hypothesis.settings, seed: int) 
                     f"generic pass over the spec's links: {failure.title}: {failure.message}",
                 )
                 violation.reproduction = reproduction(self.exchanges)  # type: ignore[attr-defined]
+                ctx.first_violations.setdefault(rule_id, violation)
                 raise violation from None
 
         def teardown(self) -> None:

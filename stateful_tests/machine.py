@@ -120,6 +120,7 @@ class TwoAvatars(RuleBasedStateMachine):
         self.failed = self.ctx.failing = True
         violation = violation_class(rule_id)(rule_id, message)
         violation.reproduction = self.reproduction()  # type: ignore[attr-defined]
+        self.ctx.first_violations.setdefault(rule_id, violation)
         raise violation
 
     def reproduction(self) -> str:
@@ -239,7 +240,12 @@ class TwoAvatars(RuleBasedStateMachine):
             f"{context}: expected 404, {said(answer)}",
         )
         self.has_code(answer, "user_not_found", "R12", context)
-        shown = json.dumps(_comparable(answer.body, user_id), ensure_ascii=False)
+        shown = json.dumps(
+            {k: v for k, v in (answer.body or {}).items() if k != "request_id"}
+            if isinstance(answer.body, dict)
+            else answer.text,
+            ensure_ascii=False,
+        )
         for name, value in self.model.foreign_values(avatar, user_id).items():
             texts = [value] if isinstance(value, str) else []
             if isinstance(value, dict):
@@ -918,11 +924,15 @@ def _member_id(answer: Exchange) -> Any:
 
 
 def _comparable(body: Any, user_id: str) -> Any:
-    """A problem without what differs from request to request: its request_id and the id asked."""
+    """What two 404s must share: which members they have, and the values of RFC 9457's own and
+    `code`, with the id asked for taken out. Extension members may carry per-request values."""
     if not isinstance(body, dict):
         return body
+    shared = {key: body.get(key) for key in ("type", "title", "status", "detail", "code")}
     return {
-        key: value.replace(user_id, "{user_id}") if isinstance(value, str) else value
-        for key, value in body.items()
-        if key not in ("request_id", "instance")
+        "members": sorted(body),
+        **{
+            k: v.replace(user_id, "{user_id}") if isinstance(v, str) else v
+            for k, v in shared.items()
+        },
     }

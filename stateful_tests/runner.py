@@ -131,6 +131,7 @@ def _run(
         seeded = hypothesis.seed(batch_seed)(machine)
         spent = _collect(
             result,
+            ctx,
             lambda m=seeded: run_state_machine_as_test(m, settings=settings),
             effort.shrink_seconds,
             batch_seed,
@@ -145,6 +146,7 @@ def _run(
         )
         _collect(
             result,
+            ctx,
             lambda: run_generic_pass(ctx, links_settings, first_seed),
             effort.shrink_seconds,
             first_seed,
@@ -219,8 +221,16 @@ def _mock_seat_limits(ctx: RunContext, by_type: dict[str, int]) -> dict[str, int
     return limits
 
 
-def _collect(result: SuiteResult, run: Any, shrink_seconds: float, seed: int, profile: str) -> bool:
+def _collect(
+    result: SuiteResult,
+    ctx: RunContext,
+    run: Any,
+    shrink_seconds: float,
+    seed: int,
+    profile: str,
+) -> bool:
     """Run one pass; add a Finding per rule it saw broken. True when the invite budget ran out."""
+    ctx.first_violations.clear()
     try:
         with shrinking_for_at_most(shrink_seconds):
             run()
@@ -228,9 +238,12 @@ def _collect(result: SuiteResult, run: Any, shrink_seconds: float, seed: int, pr
         return True
     except BaseException as error:
         violations = list(_violations(error))
+        flaky = isinstance(error, hypothesis.errors.FlakyFailure)
+        if not violations and isinstance(error, hypothesis.errors.Flaky):
+            # Against a real server a replay may not repeat what the first run saw.
+            violations, flaky = list(ctx.first_violations.values()), True
         if not violations:
             raise
-        flaky = isinstance(error, hypothesis.errors.FlakyFailure)
         seen = result.failed_rules
         for violation in violations:
             if violation.rule in seen:

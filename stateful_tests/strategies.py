@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,10 +11,14 @@ from hypothesis import strategies as st
 from .model import MEMBERSHIP_FIELDS, PROFILE_FIELDS, PROTECTED_FIELDS, READ_ONLY_FIELDS
 
 # Letters of any script, digits and spaces: names like "Zoë Ó Briain" must work (a 500 on a
-# non-ASCII name is a bug); no control characters, which a server may rightly refuse.
-# Nothing leading or trailing a value is blank, as a server may fairly trim free text.
+# non-ASCII name is a bug); no control characters, which a server may rightly refuse. Nothing
+# blank at either end and NFC-stable, as a server may fairly trim and normalise free text.
 _LETTERS = st.characters(categories=("Lu", "Ll", "Lo", "Nd", "Zs"))
-_WORDS = st.text(_LETTERS, min_size=1, max_size=24).map(str.strip).filter(bool)
+_WORDS = (
+    st.text(_LETTERS, min_size=1, max_size=24)
+    .map(str.strip)
+    .filter(lambda text: text and unicodedata.normalize("NFC", text) == text)
+)
 _KEYS = st.text(st.characters(categories=("Ll",), max_codepoint=0x7F), min_size=1, max_size=6)
 
 avatars = st.runner().flatmap(lambda machine: st.sampled_from(machine.model.avatars))
