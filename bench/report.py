@@ -138,6 +138,18 @@ def _throughput(results: dict[str, Any]) -> list[str]:
                 f"| `{endpoint}` | {label} | {run['requests']:,} | {run['p50_ms']:.2f} | "
                 f"{run['p99_ms']:.2f} | {run['max_ms']:.1f} | {run['errors']} |"
             )
+    for endpoint, run in measured.get("floor", {}).items():
+        lines.append(
+            f"| `{endpoint}` | *floor* | {run['requests']:,} | {run['p50_ms']:.2f} | "
+            f"{run['p99_ms']:.2f} | {run['max_ms']:.1f} | {run['errors']} |"
+        )
+    if measured.get("floor"):
+        lines += [
+            "",
+            "*floor*: `bench/floor.py`, a server that only sends the mock's answer bytes, "
+            "measured by the same client at the same rate right after the servers: what the "
+            "machine and the client cost before any server does any work.",
+        ]
     loads = [
         run["load_before"]
         for figures in servers.values()

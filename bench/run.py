@@ -13,8 +13,10 @@ import json
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -140,6 +142,7 @@ def measure_servers(
     is the median over the rounds (all rounds are kept in the JSON).
     """
     results: dict[str, Any] = {}
+    floor_runs: dict[str, list[dict[str, Any] | None]] = {}
     with contextlib.ExitStack() as stack:
         running = {}
         for label, start in starters.items():
@@ -166,10 +169,39 @@ def measure_servers(
                     paced = endpoint_request(server, endpoint, member_id, tag + "f")
                     runs[label]["fixed_rate"].append(fixed_rate(paced, seconds))
                     time.sleep(1)
+                floor_runs.setdefault(endpoint, []).append(
+                    measure_floor(endpoint, results[MOCK_LABEL]["answer_bytes"][endpoint], seconds)
+                    if MOCK_LABEL in results
+                    else None
+                )
             for label in running:
                 for kind in ("closed", "fixed_rate"):
                     results[label][kind][endpoint] = _median_run(runs[label][kind])
-    return results
+    floor = {e: _median_run(r) for e, r in floor_runs.items() if None not in r}
+    return {"servers": results, "floor": floor}
+
+
+MOCK_LABEL = "mock (granian)"
+
+
+def measure_floor(endpoint: str, size: int, seconds: float) -> dict[str, Any]:
+    """The fixed-rate run against bench/floor.py, which answers `size` bytes and does nothing."""
+    port = servers.free_port()
+    command = [sys.executable, "-m", "bench.floor", str(port), str(size), str(seconds + 30)]
+    process = subprocess.Popen(command, cwd=servers.ROOT)
+    try:
+        deadline = time.perf_counter() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection((servers.HOST, port), 1):
+                break
+            if time.perf_counter() > deadline:
+                raise RuntimeError("the floor server did not start")
+            time.sleep(0.02)
+        fake = Server("floor", f"http://{servers.HOST}:{port}/v1beta", process, 0.0)
+        return fixed_rate(endpoint_request(fake, endpoint, "usr_floor", "floor"), seconds)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -327,9 +359,10 @@ def run(
             }  # fmt: skip
             measured["measured_at"] = now()
             chosen = {starters_label(name): starters[name] for name in names}
-            measured.setdefault("servers", {}).update(
-                measure_servers(chosen, member_id, seconds, rounds, say)
-            )
+            figures = measure_servers(chosen, member_id, seconds, rounds, say)
+            measured.setdefault("servers", {}).update(figures["servers"])
+            if figures["floor"]:
+                measured["floor"] = figures["floor"]
         if "startup" in sections:
             say("start-up")
             results["startup"] = {"measured_at": now(), **measure_startup(seed, log, say)}
