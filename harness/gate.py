@@ -308,18 +308,15 @@ def run_checks(run: Run) -> None:
         except SuiteUnavailable as missing:
             run.notes.append(str(missing))
             continue
-        remaining = _remaining_seconds(run.guard)
-        if remaining is not None and remaining <= 1:
-            run.notes.append(f"the {name} suite did not run: the time budget is spent")
-            continue
-        share = None if remaining is None else remaining / (len(suites) - index)
-        invites_left = None if settings.budget.max_invites is None else max(
-            0, settings.budget.max_invites - run.guard.invites)
-        progress(f"running the {name} suite"
-                 f"{f' (up to {share:.0f}s)' if share is not None else ''}")
-        with _suite_deadline(run.guard, share):
+        with run.guard.share(len(suites) - index):
+            seconds, requests_left, invites_left = run.guard.left()
+            if (seconds is not None and seconds <= 1) or requests_left == 0:
+                run.notes.append(f"the {name} suite did not run: the budget is spent")
+                continue
+            progress(f"running the {name} suite (up to {seconds or 0:.0f}s, {requests_left} "
+                     f"requests, {invites_left} invites)")
             outcome = run_suite(
-                name, target, seconds=share, seed=settings.seed, profile=settings.profile,
+                name, target, seconds=seconds, seed=settings.seed, profile=settings.profile,
                 email_template=run.suite_template, max_invites=invites_left,
                 read_only=settings.read_only or None)
         if run.interrupted:
@@ -330,26 +327,6 @@ def run_checks(run: Run) -> None:
         if isinstance(outcome.error, requests.RequestException):
             # The target stopped answering: nothing can be said about the rules it left.
             run.incomplete = outcome.stopped
-
-
-def _remaining_seconds(guard: Guard) -> float | None:
-    if guard.deadline is None:
-        return None
-    return guard.deadline - guard.clock()
-
-
-@contextmanager
-def _suite_deadline(guard: Guard, seconds: float | None) -> Iterator[None]:
-    """Hold one suite to its share of the time left; the run's own deadline stays."""
-    overall = guard.deadline
-    if seconds is not None:
-        guard.deadline = min(overall or float("inf"), guard.clock() + seconds)
-    guard.restart_budget_stop()
-    try:
-        yield
-    finally:
-        guard.deadline = overall
-        guard.restart_budget_stop()
 
 
 def clean_up(run: Run) -> None:

@@ -138,6 +138,9 @@ class Guard:
         self._lock = threading.Lock()
         self.started = self.clock()
         self.deadline = None if self.budget.seconds is None else self.started + self.budget.seconds
+        # What the current part of the run may reach; a share of the budget (see `share`).
+        self.request_cap = self.budget.max_requests
+        self.invite_cap = self.budget.max_invites
         self.teardown = False  # cleanup: no budget; only reads and removing the ledger's members
         self.requests = 0
         self.invites = 0  # successful invites
@@ -297,10 +300,32 @@ class Guard:
             entry = self.ledger.get((key or "?", user_id))
             return entry is not None and entry.active
 
-    def restart_budget_stop(self) -> None:
-        """Forget a spent budget's stop, e.g. when the next suite starts with its own share."""
+    @contextlib.contextmanager
+    def share(self, parts: int) -> Iterator[None]:
+        """Hold the block to 1/parts of the time, requests and invites left of the budget."""
+        saved = (self.deadline, self.request_cap, self.invite_cap)
         with self._lock:
+            now = self.clock()
+            if self.deadline is not None:
+                self.deadline = now + max(0.0, self.deadline - now) / parts
+            if self.request_cap is not None:
+                self.request_cap = self.requests + max(0, self.request_cap - self.requests) // parts
+            if self.invite_cap is not None:
+                self.invite_cap = self.invites + max(0, self.invite_cap - self.invites) // parts
             self._spent = None
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.deadline, self.request_cap, self.invite_cap = saved
+                self._spent = None
+
+    def left(self) -> tuple[float | None, int | None, int | None]:
+        """Seconds, requests and invites left of what the current part may reach."""
+        with self._lock:
+            return (None if self.deadline is None else self.deadline - self.clock(),
+                    None if self.request_cap is None else self.request_cap - self.requests,
+                    None if self.invite_cap is None else self.invite_cap - self.invites)
 
     def _spend(self, method: str, url: str, invite: bool) -> None:
         now = self.clock()
@@ -325,15 +350,15 @@ class Guard:
             self._refuse(BudgetExhausted(f"time budget of {self.deadline - self.started:.0f}s "
                                          "spent", method, url))
         with self._lock:
-            limit = self.budget.max_requests
+            limit = self.request_cap
             if limit is not None and self.requests >= limit:
                 refusal: GuardRefusal | None = BudgetExhausted(
-                    f"request budget of {limit} spent", method, url)
-            elif invite and self.budget.max_invites is not None and (
-                self.invites + self._pending_invites >= self.budget.max_invites
+                    f"request budget spent ({limit} requests)", method, url)
+            elif invite and self.invite_cap is not None and (
+                self.invites + self._pending_invites >= self.invite_cap
             ):
                 refusal = BudgetExhausted(
-                    f"invite budget of {self.budget.max_invites} spent", method, url,
+                    f"invite budget spent ({self.invite_cap} invites)", method, url,
                     invites_only=True)
             else:
                 refusal = None

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-
-from openapi_core import Config, OpenAPI
-from openapi_core.deserializing.media_types.util import json_loads
-from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
-from openapi_core.testing import MockRequest, MockResponse
 
 from harness.client import Exchange
 from openapi import API_PREFIX, API_SPEC_PATH, load_api_spec
 
 
 @functools.cache
-def _openapi() -> OpenAPI:
+def _openapi() -> Any:
+    # Imported here: openapi-core takes seconds to import, and a run that stops at its
+    # preflight (a wrong URL or key) should say so at once.
+    from openapi_core import Config, OpenAPI
+    from openapi_core.deserializing.media_types.util import json_loads
+
     # problem+json is JSON, but openapi-core only deserializes application/json by default.
     config = Config(extra_media_type_deserializers={"application/problem+json": json_loads})
     return OpenAPI.from_file_path(str(API_SPEC_PATH), config=config)
@@ -30,6 +31,9 @@ def _spec_host() -> str:
 
 def spec_problem(exchange: Exchange, base_url: str) -> str | None:
     """Why the answer breaks the spec, or None when it conforms (or the path is not the API's)."""
+    from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+    from openapi_core.testing import MockRequest, MockResponse
+
     if exchange.status >= 500:
         return f"answered {exchange.status}: the API never answers a 5xx to any input"
     parts = urlsplit(exchange.url)

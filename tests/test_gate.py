@@ -281,7 +281,7 @@ def test_gate_stays_within_its_invite_budget(correct_mock: MockProcess, tmp_path
                "--max-invites", "2")
     assert run.status == 0, run.stdout + run.stderr
     assert "invites used: 2" in run.stdout
-    assert "invite budget of 2 spent" in run.stdout
+    assert "invite budget spent (2 invites)" in run.stdout
     assert correct_mock.lists() == before
 
 
@@ -473,7 +473,7 @@ def test_guard_refuses_past_the_request_invite_and_time_budgets() -> None:
         send(g, prepared("POST", "/users", {"email": "qa+b@example.com"}))
     send(g, prepared("GET", "/users"))
     send(g, prepared("GET", "/users"))
-    with pytest.raises(BudgetExhausted, match="request budget of 3"):
+    with pytest.raises(BudgetExhausted, match=r"request budget spent \(3 requests\)"):
         send(g, prepared("GET", "/users"))
     send(g, prepared("GET", "/users"))  # the wind-down: one more, for the suite's bookkeeping
     with pytest.raises(BudgetExhausted):
