@@ -287,7 +287,10 @@ def versions() -> dict[str, str]:
     for package in ("flask", "werkzeug", "granian", "waitress", "jsonschema-rs"):
         found[package] = metadata.version(package)
     found["prism"] = _first_line([str(servers.PRISM), "--version"])
-    found["wrk"] = _first_line(["wrk", "--version"]) if shutil.which("wrk") else "absent"
+    if shutil.which("wrk"):  # "wrk debian/4.1.0-3+b2 [epoll] Copyright ..."
+        found["wrk"] = [*_first_line(["wrk", "--version"]).split(), "?", "?"][1]
+    else:
+        found["wrk"] = "absent (the Python load generator stood in)"
     found["node"] = _first_line(["node", "--version"])
     return found
 
