@@ -297,6 +297,7 @@ def run_checks(run: Run) -> None:
             run.unauthenticated_emails |= checks.unauthenticated_emails
         if checks.budget_spent:
             run.notes.append(f"the gate's checks stopped: {checks.budget_spent}")
+        run.notes += checks.errors
     suites = [s for s in settings.suites if s != "gate"]
     for index, name in enumerate(suites):
         if run.interrupted:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.client import ApiClient, Exchange, reproduction
-from harness.compare import differences, instant, same, strings_in
+from harness.compare import differences, instant, same
 from harness.guard import BudgetExhausted, Guard, GuardRefusal
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
@@ -122,6 +122,7 @@ class GateChecks:
         self.e1: dict[str, Any] | None = None  # the member the write checks work on
         self.budget_spent: str | None = None
         self._flagged: set[tuple[str, str]] = set()
+        self.errors: list[str] = []  # checks that stopped on an answer they could not read
 
     # -- running ------------------------------------------------------------------------------
 
@@ -170,6 +171,11 @@ class GateChecks:
             # A refusal by the guard means a check asked for something unsafe: a bug here.
             raise RuntimeError(f"the gate's own check {step.__name__} was refused: {refused}"
                                ) from refused
+        except Exception as error:
+            # An answer of a shape the check did not expect; the spec check over every answer
+            # judges the shape, so the other checks go on.
+            self.errors.append(f"the check {step.__name__} stopped on an unexpected answer: "
+                               f"{type(error).__name__}: {error}")
         return True
 
     def _marks(self) -> list[tuple[ApiClient, int]]:
@@ -755,7 +761,7 @@ class GateChecks:
         for mine, theirs, client in (("A", "B", self.a), ("B", "A", self.b)):
             foreign = self.avatar.get(theirs)
             for answer in client.exchanges:
-                values = set(strings_in(answer.body))
+                values = set(avatar_ids_in(answer.body))
                 self.expect(foreign is None or foreign not in values, "R14",
                             f"{answer.method} {self._path(answer)} with key {mine} shows Avatar "
                             f"{theirs}'s avatar_id {foreign!r}")
@@ -787,6 +793,18 @@ class GateChecks:
                       f"{where}, which the spec does not allow: {problem}", [answer])
 
 
+def avatar_ids_in(value: Any) -> Iterator[Any]:
+    """Every `avatar_id` member anywhere in a JSON value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "avatar_id":
+                yield item
+            yield from avatar_ids_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from avatar_ids_in(item)
+
+
 def control_id(answer: Exchange) -> str:
     """The user id a GET asked for, from its URL."""
     from urllib.parse import unquote
@@ -800,6 +818,9 @@ def _comparable(answer: Exchange, user_id: str) -> dict[str, Any]:
     kept = {k: body.get(k) for k in ("type", "title", "status", "code", "detail")}
     if isinstance(kept["detail"], str):
         kept["detail"] = kept["detail"].replace(user_id, "{user_id}")
+        for request_id in (body.get("request_id"), answer.headers.get("X-Request-Id")):
+            if isinstance(request_id, str) and request_id:
+                kept["detail"] = kept["detail"].replace(request_id, "{request_id}")
     kept["content_type"] = (answer.headers.get("Content-Type") or "").split(";")[0]
     kept["keys"] = sorted(body)
     return kept
