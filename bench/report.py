@@ -227,8 +227,18 @@ def _detect(results: dict[str, Any]) -> list[str]:
         "",
     ]
     if detect["status"] == "partial":
+        from mock_server.faults import CATALOGUE
+
+        planned = len(detect["seeds"]) * len(CATALOGUE)
         done = len(detect["runs"])
-        lines += [f"**Partial:** {done} runs of {len(detect['seeds'])} seeds x every fault.", ""]
+        missing = sorted(set(CATALOGUE) - {row["fault"] for row in detect["faults"]})
+        lines += [
+            f"**Partial:** {done} of {planned} runs ({len(detect['seeds'])} seeds x "
+            f"{len(CATALOGUE)} faults); the table has as many seeds per fault as were run"
+            + (f"; not measured yet: {', '.join(f'`{m}`' for m in missing)}" if missing else "")
+            + ". `make bench BENCH_ARGS='--only detect'` goes on where this stopped.",
+            "",
+        ]
     lines += [
         "| fault | rule | found | median s | min–max s | median requests | found by |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -247,8 +257,8 @@ def _detect(results: dict[str, Any]) -> list[str]:
         others = baseline.get("other_findings", [])
         verdict = "no finding" if not others else f"findings: {', '.join(others)}"
         lines += [
-            f"The correct mock, same run ({baseline['seconds']:.0f} s, "
-            f"{baseline['requests']:,} requests): {verdict}.",
+            f"The correct mock (no fault, seed {baseline['seed']}, the whole budget: "
+            f"{baseline['seconds']:.0f} s, {baseline['requests']:,} requests): {verdict}.",
             "",
         ]
     return lines
@@ -313,6 +323,7 @@ def plot_throughput(measured: dict[str, Any]) -> None:
 
 def plot_detect(detect: dict[str, Any]) -> None:
     import matplotlib
+    import matplotlib.patches
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -335,17 +346,40 @@ def plot_detect(detect: dict[str, Any]) -> None:
             fontsize=8,
         )
     axis.set_yticks(range(len(rows)), [f"{r['fault']} ({r['rule']})" for r in rows], fontsize=8)
-    axis.axvline(budget / 2, color="#888888", linestyle="--", linewidth=1)
-    axis.text(budget / 2, len(rows) - 0.3, " stateful suite starts", fontsize=8, color="#555555")
-    axis.set_xlim(0, budget * 1.25)
+    axis.set_ylim(-0.7, len(rows) - 0.3)
+    for x, label in ((budget / 2, "stateful suite starts"), (budget, "end of the budget")):
+        axis.axvline(x, color="#888888", linestyle="--", linewidth=1)
+        axis.text(
+            x,
+            1.01,
+            label,
+            transform=axis.get_xaxis_transform(),
+            fontsize=7,
+            color="#555555",
+            ha="center",
+            va="bottom",
+        )
+    axis.set_xlim(0, budget * 1.3)
     axis.set_xlabel(
-        "seconds from the start of make fuzz to the first finding of the fault's rule "
-        "(median over seeds; line: min–max)"
+        f"seconds from the start of `make fuzz` (FUZZ_MINUTES={detect['minutes']:g}) to the first "
+        "finding of the fault's rule\nbar: median over seeds; line: fastest to slowest seed; "
+        "text: seeds that found it, median requests",
+        fontsize=8,
     )
-    axis.set_title(
-        "Time to detect each injected fault (green: every seed; orange: some; red: none)",
-        fontsize=10,
+    handles = [
+        matplotlib.patches.Patch(color=c, label=t)
+        for c, t in (("#1b7837", "every seed"), ("#e08214", "some seeds"), ("#b2182b", "no seed"))
+    ]
+    axis.legend(
+        handles=handles,
+        frameon=False,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        title="found by",
+        title_fontsize=8,
     )
+    axis.set_title("Time to detect each injected fault", fontsize=10, pad=16)
     axis.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
     figure.savefig(DETECT_PNG)
