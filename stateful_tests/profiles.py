@@ -25,7 +25,7 @@ class Effort:
 
 PROFILES: dict[str, Effort] = {
     "dev": Effort(examples=15, steps=15, generic_examples=5, generic_steps=6, shrink_seconds=10),
-    "ci": Effort(examples=30, steps=20, generic_examples=10, generic_steps=8, shrink_seconds=6),
+    "ci": Effort(examples=40, steps=20, generic_examples=10, generic_steps=8, shrink_seconds=6),
     # fuzz repeats batches of this size, each with the next seed, until the time budget ends.
     "fuzz": Effort(
         examples=100, steps=40, generic_examples=40, generic_steps=12, shrink_seconds=60
