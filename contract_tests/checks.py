@@ -19,8 +19,8 @@ from schemathesis import Case, CheckContext, Response
 
 from contract_tests.probes import AuthProbe, is_probeable, unknown_user_answer
 from contract_tests.session import ContractSession, current
+from contract_tests.spec import ERROR_CODES, MEMBERSHIP_FIELDS, READ_ONLY_FIELDS
 from harness.rules import RuleViolation, check
-from openapi import load_api_spec
 
 # R12: the codes each status may carry (the contract's table of error codes).
 CODES_BY_STATUS: dict[int, frozenset[str]] = {
@@ -36,15 +36,13 @@ CODES_BY_STATUS: dict[int, frozenset[str]] = {
     429: frozenset({"invite_rate_limited", "invite_safety_cap_reached"}),
     500: frozenset({"internal_error"}),
 }
-_SPEC_CODES = set(load_api_spec()["components"]["schemas"]["ErrorCode"]["enum"])
-assert set().union(*CODES_BY_STATUS.values()) == _SPEC_CODES, "the table drifted from the spec"
+assert set().union(*CODES_BY_STATUS.values()) == ERROR_CODES, "the table drifted from the spec"
 
 PROBLEM_FIELDS = {"type": str, "title": str, "status": int, "detail": str, "code": str,
                   "request_id": str}
 WHOLE_SECONDS = re.compile(r"^[0-9]+$")
 RATE_LIMIT_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")
 PROFILE_FIELDS = ("name", "role", "expertise", "locale")
-MEMBERSHIP_FIELDS = ("is_admin", "is_coach", "license_expires_at", "notes", "structured_data")
 PLAIN_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # an id that cannot change which route is matched
 
 
@@ -276,14 +274,66 @@ def assert_membership_applied(
                 "structured_data": {}} if defaults else {}
     expected.update(sent)
     for name, value in expected.items():
-        if name not in membership:
-            continue  # the schema checks say what is missing; here only values are judged
+        if name not in membership or (
+            isinstance(value, bool) and not isinstance(membership[name], bool)
+        ):
+            continue  # the schema checks report a missing field or a wrong type
         check(same_value(value, membership[name], date_time=name == "license_expires_at"), rule,
               f"{where}: membership.{name} is {membership[name]!r}, sent {value!r}")
     joined, updated = instant(membership.get("joined_at")), instant(membership.get("updated_at"))
     if joined and updated:
         check(updated >= joined, rule, f"{where}: updated_at {membership['updated_at']} is before "
               f"joined_at {membership['joined_at']}")
+
+
+# -- R4 and R11: what a refused update does --------------------------------------------------
+
+
+@schemathesis.check
+def r4_put_refuses_profile_and_read_only_fields(
+    ctx: CheckContext, response: Response, case: Case
+) -> None:
+    """A PUT carrying a profile or read-only field answers 422 read_only_field naming them."""
+    session = current()
+    body = case.body
+    if (session is None or case.method != "PUT" or not isinstance(body, dict)
+            or not session.sent_with_key_a(response) or not is_probeable(case)):
+        return
+    sent = sorted(set(body) & set(READ_ONLY_FIELDS))
+    # 404: the member may be looked up first; 413/415: the body was not judged at all
+    if not sent or response.status_code in (404, 413, 415):
+        return
+    exercised("R4")
+    answer = json_body(response) or {}
+    where = describe(case, response)
+    check(response.status_code == 422 and answer.get("code") == "read_only_field", "R4",
+          f"{where} to a body with {sent}; want 422 read_only_field")
+    named = answer.get("fields") if isinstance(answer.get("fields"), list) else []
+    check(set(sent) <= set(named), "R4", f"{where} naming fields {named}, not all of {sent}")
+
+
+@schemathesis.check
+def r11_refused_update_changes_nothing(ctx: CheckContext, response: Response, case: Case
+                                      ) -> None:
+    """After a refused PUT the member is exactly as it was."""
+    session = current()
+    user_id = case.path_parameters.get("user_id")
+    if (session is None or case.method != "PUT" or 200 <= response.status_code < 300
+            or not isinstance(user_id, str)):
+        return
+    before = session.membership_of(user_id)
+    if before is None:
+        return
+    exercised("R11")
+    now = session.a.send("GET", f"/users/{user_id}")
+    if now.status_code != 200:
+        return  # R1's checks judge whether the member can be read
+    after = now.json().get("membership") or {}
+    changed = {name: (before.get(name), after.get(name)) for name in (*MEMBERSHIP_FIELDS,
+               "updated_at") if not same_value(before.get(name), after.get(name),
+                                               date_time=name.endswith("_at"))}
+    check(not changed, "R11", f"{describe(case, response)}, yet the membership changed: "
+          f"{changed}")
 
 
 # -- R1 and R14: Avatars stay apart ----------------------------------------------------------
@@ -318,6 +368,19 @@ def r1_answers_hold_only_this_avatar(ctx: CheckContext, response: Response, case
               f"{where} with a member of Avatar {avatar!r}, not the key's {session.avatar_a!r}")
         check(member.get("user_id") not in hidden, "R1", f"{where} showing "
               f"{member.get('user_id')!r}, {_why_hidden(session, member.get('user_id'))}")
+
+
+@schemathesis.check
+def r1_own_members_are_found(ctx: CheckContext, response: Response, case: Case) -> None:
+    """Key A naming an active member it invited never gets 404."""
+    session = current()
+    user_id = case.path_parameters.get("user_id")
+    if (session is None or not isinstance(user_id, str) or not session.sent_with_key_a(response)
+            or not is_probeable(case) or session.membership_of(user_id) is None):
+        return
+    exercised("R1")
+    check(response.status_code != 404, "R1", f"{describe(case, response)} for {user_id!r}, an "
+          "active member this run invited")
 
 
 @schemathesis.check

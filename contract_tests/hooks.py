@@ -8,7 +8,8 @@ Every request of every phase passes `before_call` just before it is sent:
   this run created: in A, in B (which must answer 404, R1), or the ghost, removed at the start;
 - `structured_data` stays within the limits the spec states beside JSON Schema (`x-max-bytes`,
   `x-max-depth`), so a body the schema calls valid is one a server must accept;
-- a list request with a cursor carries one Avatar A issued (R10), not a generated string.
+- a list request with a cursor carries one Avatar A issued (R10), not a generated string;
+- one generated update in three also carries a profile or read-only field (R4 answers 422).
 
 `after_call` keeps the ledger of what was invited and removed; `filter_failure` lets a request
 whose generated Authorization is the invalid part be answered 401 (R13).
@@ -20,7 +21,6 @@ import json
 import zlib
 from typing import Any
 
-import jsonschema_rs
 import schemathesis
 from schemathesis import Case, HookContext, Response
 from schemathesis.core.failures import AcceptedNegativeData, Failure
@@ -28,14 +28,14 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
 from contract_tests.session import ContractSession, current
-from openapi import load_api_spec
+from contract_tests.spec import (
+    EMAIL,
+    EMAIL_MAX_LENGTH,
+    MAX_STRUCTURED_BYTES,
+    MAX_STRUCTURED_DEPTH,
+    READ_ONLY_FIELDS,
+)
 
-_SCHEMAS = load_api_spec()["components"]["schemas"]
-MAX_STRUCTURED_BYTES: int = _SCHEMAS["StructuredData"]["x-max-bytes"]
-MAX_STRUCTURED_DEPTH: int = _SCHEMAS["StructuredData"]["x-max-depth"]
-# Schemathesis judges generated data with jsonschema-rs (ECMA-262 regexes, not Python's `re`).
-EMAIL = jsonschema_rs.validator_for(_SCHEMAS["Email"])
-TOO_LONG_EMAIL = _SCHEMAS["Email"]["maxLength"] + 1
 READS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -77,11 +77,25 @@ def _safe_email(session: ContractSession, value: Any) -> Any:
     if EMAIL.is_valid(value):
         return email
     local, _, domain = email.partition("@")
-    return f"{local}{'x' * TOO_LONG_EMAIL}@{domain}"
+    return f"{local}{'x' * (EMAIL_MAX_LENGTH + 1)}@{domain}"
+
+
+def _digest(value: Any) -> int:
+    """A stable number for a generated value, so a replayed case is aimed the same way."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
 def _pick(pool: list[str], value: str) -> str:
-    return pool[zlib.crc32(value.encode("utf-8", "surrogatepass")) % len(pool)]
+    return pool[_digest(value) % len(pool)]
+
+
+def _with_read_only_field(body: dict[str, Any]) -> dict[str, Any]:
+    """One update in three also carries a profile or read-only field, which R4 refuses (422)."""
+    digest = _digest(body)
+    if digest % 3:
+        return body
+    return {**body, READ_ONLY_FIELDS[digest // 3 % len(READ_ONLY_FIELDS)]: "contract-suite"}
 
 
 def _aim_user_id(session: ContractSession, case: Case) -> None:
@@ -127,9 +141,14 @@ def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> Non
             if isinstance(body.get("membership"), dict):
                 body = {**body, "membership": _fit_structured_data(body["membership"])}
             case.body = body
-    elif case.method == "PUT" and isinstance(body, dict):
-        case.body = _fit_structured_data(body)
     meta = case.meta
+    if case.method == "PUT" and isinstance(body, dict):
+        body = _fit_structured_data(body)
+        # Only where Schemathesis tracks the body, so that the case then counts as negative.
+        if meta is not None and meta.phase.name in (TestPhase.COVERAGE, TestPhase.FUZZING):
+            body = _with_read_only_field(body)
+        case.body = body
+        meta = case.meta
     if "user_id" in case.path_parameters:
         if (meta is not None and not meta.is_negative_at(ParameterLocation.PATH)
                 and meta.phase.name != TestPhase.STATEFUL):

@@ -178,7 +178,8 @@ class _Collector:
                 interaction = recorder.interactions.get(failure.case_id or case_id)
                 status = interaction.response.status_code if interaction and interaction.response \
                     else None
-                rule, message = self.describe(node.name, failure, status)
+                keyed = interaction is not None and self.session.sent_with_key_a(interaction)
+                rule, message = self.describe(node.name, failure, status, keyed)
                 kind = (rule, node.name, failure.operation or "")
                 exception = getattr(failure, "exception", None)
                 if isinstance(exception, contract_tests.checks.ProbeViolation):
@@ -190,14 +191,17 @@ class _Collector:
                     reproduction = ""
                 self.add(rule, message, reproduction, kind)
 
-    def describe(self, check: str, failure: Failure, status: int | None) -> tuple[str, str]:
+    def describe(self, check: str, failure: Failure, status: int | None, keyed: bool = True
+                 ) -> tuple[str, str]:
         """The rule a failure breaks, and a message that starts with it."""
         exception = getattr(failure, "exception", None)
         if isinstance(failure, CustomFailure) and isinstance(exception, RuleViolation):
             return exception.rule, str(exception)
         rule = BUILTIN_RULES.get(check, "SPEC")
         if check == "positive_data_acceptance" and getattr(failure, "status_code", None) == 401:
-            rule = "R13"
+            rule = "R13"  # a valid key refused
+        if check == "negative_data_rejection" and not keyed:
+            rule = "R13"  # a request without a valid key accepted
         missing = [h.lower() for h in getattr(failure, "missing_headers", ())]
         if missing:
             rule = next((HEADER_RULES[h] for h in missing if h in HEADER_RULES), rule)

@@ -146,15 +146,19 @@ class ContractSession:
         """An id no active member has, that a request with this method may name."""
         return self.missing_id() if method in ("GET", "HEAD") else self.ghost
 
-    def sent_with_key_a(self, response: Any) -> bool:
-        """Whether the request behind a response carried exactly key A."""
-        return bool(response.request.headers.get("Authorization") == f"Bearer {self.target.key_a}")
+    def sent_with_key_a(self, exchange: Any) -> bool:
+        """Whether the request behind a response (or a recorded interaction) carried key A."""
+        headers = exchange.request.headers
+        sent = headers.get("Authorization") or headers.get("authorization")
+        sent = sent[0] if isinstance(sent, list) else sent
+        return bool(sent == f"Bearer {self.target.key_a}")
 
     def traces_of_b(self) -> list[tuple[str, str]]:
         """What must never appear in an answer to key A, and what it is (R14)."""
         traces = [(self.canaries.notes, "Avatar B's planted notes"),
                   (self.canaries.data, "Avatar B's planted structured_data")]
-        if self.avatar_b is not None:
+        # An id too short to be told from ordinary text would make false alarms.
+        if self.avatar_b is not None and len(self.avatar_b) >= 6:
             traces.append((self.avatar_b, "Avatar B's avatar_id"))
         return traces
 
@@ -206,6 +210,13 @@ class ContractSession:
             if case_id is not None:
                 self._before_put[case_id] = self._memberships.get(user_id)
             self._memberships[user_id] = member["membership"]
+
+    def membership_of(self, user_id: str) -> dict[str, Any] | None:
+        """An active member's membership as last answered, if this run created it."""
+        with self._lock:
+            if user_id in self.removed_a:
+                return None
+            return self._memberships.get(user_id)
 
     def membership_before(self, case_id: str) -> dict[str, Any] | None:
         with self._lock:
