@@ -105,7 +105,30 @@ def run_once(fault: str | None, seed: int, minutes: float) -> dict[str, Any]:
         "message": first["message"] if first else None,
         "other_findings": [f"{f['suite']} {f['rule']}" for f in seen if f is not first],
         "notes": list(report.notes),
+        "commit": _commit(),
     }
+
+
+def _commit() -> str:
+    """The commit the suites ran from ("+" when the work tree differs from it)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+    except OSError:
+        return "unknown"
+    return head + ("+" if dirty.strip() else "")
 
 
 def _child(fault: str | None, seed: int, minutes: float) -> dict[str, Any]:
