@@ -252,6 +252,16 @@ def _detect(results: dict[str, Any]) -> list[str]:
             f"{', '.join(row['suites']) or '—'} |"
         )
     lines += ["", "![time to detect](time_to_detect.png)", ""]
+    commits = sorted({run["commit"] for run in detect["runs"] if run.get("commit")})
+    if commits:
+        lines += [
+            "The suites ran from commit(s) "
+            + ", ".join(f"`{c}`" for c in commits)
+            + " (`+`: with changes not yet committed); runs without a commit predate its "
+            "recording. The requests are the steadier figure: the seconds also count whatever "
+            "else the machine was doing.",
+            "",
+        ]
     baseline = detect.get("baseline")
     if baseline and "error" not in baseline:
         others = baseline.get("other_findings", [])
