@@ -210,7 +210,7 @@ class TwoAvatars(RuleBasedStateMachine):
             own_values |= {"notes": own.notes, "structured_data": own.structured_data}
         leaked = sorted(
             name
-            for name, value in self.model.foreign_values(avatar, user_id).items()
+            for name, value in self.model.foreign_values(avatar, user_id)
             if value not in (None, {})
             and name in own_values
             and shown.get(name) == value
@@ -246,7 +246,7 @@ class TwoAvatars(RuleBasedStateMachine):
             else answer.text,
             ensure_ascii=False,
         )
-        for name, value in self.model.foreign_values(avatar, user_id).items():
+        for name, value in self.model.foreign_values(avatar, user_id):
             texts = [value] if isinstance(value, str) else []
             if isinstance(value, dict):
                 texts = [v for v in value.values() if isinstance(v, str)]
@@ -747,9 +747,12 @@ class TwoAvatars(RuleBasedStateMachine):
 
     # -- update (R4, R5, R9, R11) ---------------------------------------------------------------
 
-    @rule(avatar=s.avatars, user=invited, changes=s.membership_changes)
+    @rule(user=invited, where=s.whose_avatar, changes=s.membership_changes)
     @step
-    def update_membership(self, avatar: str, user: str, changes: dict[str, Any]) -> None:
+    def update_membership(self, user: str, where: str, changes: dict[str, Any]) -> None:
+        """R5 in the person's own Avatar; R1 (404) through another Avatar's key."""
+        home = self.home_of(user)
+        avatar = home if where == "own" else (self.model.other(home) or home)
         answer = self.send(avatar, "update", user, changes)
         self.last = Step("update", avatar, user, answer.ok)
         if not self.model.is_active(avatar, user):

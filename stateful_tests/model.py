@@ -243,7 +243,8 @@ class Model:
 
     people: dict[str, Person] = field(default_factory=dict)
     seats: dict[str, dict[str, Seat]] = field(default_factory=dict)  # avatar -> user_id -> seat
-    removed: dict[str, set[str]] = field(default_factory=dict)  # avatar -> user ids removed
+    # avatar -> user id -> the seat as it was when removed: R14 covers removed memberships too
+    removed: dict[str, dict[str, Seat]] = field(default_factory=dict)
     emails: dict[str, str] = field(default_factory=dict)  # email_key -> user_id
     avatar_ids: dict[str, str] = field(default_factory=dict)  # "A" -> the server's avatar_id
     starting: dict[str, set[str]] = field(default_factory=dict)  # avatar -> members at start
@@ -254,7 +255,7 @@ class Model:
         model = cls()
         for avatar, members in listings.items():
             model.seats[avatar] = {}
-            model.removed[avatar] = set()
+            model.removed[avatar] = {}
             model.starting[avatar] = set()
             for member in members:
                 person = Person.seen(member)
@@ -293,16 +294,16 @@ class Model:
     def user_by_email(self, email: str) -> str | None:
         return self.emails.get(email_key(email))
 
-    def foreign_values(self, avatar: str, user_id: str) -> dict[str, Any]:
-        """What the other Avatar keeps on this user, which no answer to `avatar` may show (R14)."""
+    def foreign_values(self, avatar: str, user_id: str) -> list[tuple[str, Any]]:
+        """What the other Avatar keeps on this user, active or removed: never shown to `avatar`
+        (R14). Pairs of (membership field, value)."""
         other = self.other(avatar)
         if other is None:
-            return {}
-        values: dict[str, Any] = {"avatar_id": self.avatar_ids.get(other)}
-        seat = self.seats[other].get(user_id)
-        if seat is not None:
-            values["notes"] = seat.notes
-            values["structured_data"] = seat.structured_data
+            return []
+        values: list[tuple[str, Any]] = [("avatar_id", self.avatar_ids.get(other))]
+        for seat in (self.seats[other].get(user_id), self.removed[other].get(user_id)):
+            if seat is not None:
+                values += [("notes", seat.notes), ("structured_data", seat.structured_data)]
         return values
 
     # -- changes (each only after the server answered success) ---------------------------------
@@ -314,12 +315,11 @@ class Model:
             self.people[user_id] = Person.seen(member)
             self.emails[email_key(sent_email)] = user_id
         self.seats[avatar][user_id] = Seat.seen(member)
-        self.removed[avatar].discard(user_id)
+        self.removed[avatar].pop(user_id, None)
 
     def update(self, avatar: str, user_id: str, member: dict[str, Any]) -> None:
         self.seats[avatar][user_id] = Seat.seen(member)
 
     def leave(self, avatar: str, user_id: str) -> None:
         """R6: only this Avatar's membership goes; the person and other seats stay."""
-        del self.seats[avatar][user_id]
-        self.removed[avatar].add(user_id)
+        self.removed[avatar][user_id] = self.seats[avatar].pop(user_id)

@@ -91,6 +91,9 @@ some_profile = st.fixed_dictionaries({}, optional=_profile_values).filter(bool)
 profiles = st.none() | st.fixed_dictionaries({}, optional=_profile_values)
 memberships = st.none() | _some_membership
 
+# Which Avatar's key writes to a person: mostly their own (the first they are a member of).
+whose_avatar = st.sampled_from(("own", "own", "own", "other"))
+
 # A PUT body of membership fields only (R5): at least one.
 membership_changes = _some_membership.filter(bool)
 
