@@ -328,6 +328,7 @@ def r11_refused_update_changes_nothing(ctx: CheckContext, response: Response, ca
     now = session.a.send("GET", f"/users/{user_id}")
     if now.status_code != 200:
         return  # R1's checks judge whether the member can be read
+    session.record_member(now.json())  # what later updates are compared with (R5)
     after = now.json().get("membership") or {}
     changed = {name: (before.get(name), after.get(name)) for name in (*MEMBERSHIP_FIELDS,
                "updated_at") if not same_value(before.get(name), after.get(name),
