@@ -37,12 +37,14 @@ def before(session: ContractSession) -> None:
     if not session.read_only:
         _sentinel_and_ghost(session)
     if session.b is None:
-        reason = "no MAXGOOD_API_KEY_B: the cross-Avatar checks (R1, R14) did not run"
+        reason = "no MAXGOOD_API_KEY_B: the cross-Avatar checks did not run"
         session.skipped["R14"] = reason
         session.skipped["R1 (other Avatars)"] = reason
+        session.skipped["R3"] = f"{reason} (the same person is invited from Avatar B)"
     else:
         if session.read_only:
             session.skipped["R14"] = "read-only run: no canaries were planted in Avatar B"
+            session.skipped["R3"] = "read-only run: nobody was invited"
         else:
             _plant(session, session.b)
         _foreign_cursor(session, session.b)
