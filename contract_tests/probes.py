@@ -81,7 +81,8 @@ class AuthProbe:
                 return f"the member {session.sentinel} became {_short(state)}"
         if self.email is not None:
             wanted = self.email.lower()
-            if any(m["profile"]["email"].lower() == wanted for m in session.a.members()):
+            emails = (str((m.get("profile") or {}).get("email", "")) for m in session.a.members())
+            if any(email.strip().lower() == wanted for email in emails):
                 return f"{self.email} became a member"
         return None
 
