@@ -569,6 +569,10 @@ def main(argv: list[str] | None = None) -> int:
     except Unusable as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
+    except Interrupted as stop:  # during preflight: nothing was written yet
+        print(f"{PROG}: interrupted by {signal.Signals(stop.signum).name} before any write",
+              file=sys.stderr)
+        return 128 + stop.signum
     print(report.console())
     written = []
     if settings.report_dir:

@@ -37,7 +37,7 @@ KEY_A = "mgak_gatetesta1.secret-of-avatar-a-for-the-gate-tests"
 KEY_B = "mgak_gatetestb1.secret-of-avatar-b-for-the-gate-tests"
 RULE_IDS = [f"R{n}" for n in range(1, 15)] + ["SPEC"]
 # Small enough that a run against the mock takes seconds, large enough for every gate check.
-SMALL_BUDGET = ["--max-minutes", "1", "--max-requests", "1500", "--max-invites", "20",
+SMALL_BUDGET = ["--max-minutes", "1", "--max-requests", "600", "--max-invites", "20",
                 "--profile", "dev"]
 
 SEED = textwrap.dedent(f"""\
