@@ -117,7 +117,7 @@ class TwoAvatars(RuleBasedStateMachine):
 
     def fail(self, rule_id: str, message: str) -> NoReturn:
         assert rule_id in RULES
-        self.failed = self.ctx.failing = True
+        self.failed = True
         violation = violation_class(rule_id)(rule_id, message)
         violation.reproduction = self.reproduction()  # type: ignore[attr-defined]
         self.ctx.first_violations.setdefault(rule_id, violation)

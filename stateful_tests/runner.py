@@ -8,6 +8,7 @@ replay it. Without a target it starts the embedded mock with limits small enough
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import time
@@ -23,7 +24,7 @@ from harness.report import Finding, SuiteResult
 from harness.rules import RuleViolation
 from harness.target import Target, embedded_mock
 
-from .context import BudgetSpent, EmailFactory, RunContext
+from .context import EmailFactory, RunContext
 from .generic import run_generic_pass
 from .machine import FRAME_PAGE_LIMIT, TwoAvatars
 from .profiles import (
@@ -38,7 +39,10 @@ SUITE = "stateful"
 SEED_ENV = "FUZZ_SEED"
 INVITE_BUDGET_ENV = "MAXGOOD_INVITE_BUDGET"
 DEFAULT_INVITE_BUDGET = 40  # per run, against a server whose invite windows cannot be moved
-INVITES_PER_EXAMPLE = 4
+INVITES_PER_EXAMPLE = 4  # against a real server (a precondition of every invite rule)
+FIRST_BATCH = 20  # with a time budget: the first batch's size, which times the next ones
+MIN_BATCH = 5  # fuzz: a batch smaller than this is not worth starting
+GENERIC_SECONDS_PER_EXAMPLE = 0.5  # a generous estimate, to keep the generic pass in budget
 # The embedded mock this runner starts, with limits an example reaches (R7): the hourly limit
 # in the enterprise Avatar (A), the seat limit in the essential one (B).
 STATEFUL_MOCK_CONFIG: dict[str, Any] = {
@@ -71,9 +75,10 @@ def run_stateful_suite(
 ) -> SuiteResult:
     """Run the stateful suite against `target` (or the embedded mock, with `faults` on).
 
-    profile: dev|ci|fuzz (default HYPOTHESIS_PROFILE, else ci); fuzz repeats until
-    `budget_seconds`. seed: the Hypothesis seed (default FUZZ_SEED, else random; every finding
-    names it). seat_limits: {"A": n, "B": m} where a real target's seat limits are known (R7).
+    profile: dev|ci|fuzz (default HYPOTHESIS_PROFILE, else ci); fuzz repeats batches until
+    `budget_seconds` (default 120), and with any profile no example starts after it.
+    seed: the Hypothesis seed (default FUZZ_SEED, else random; every finding names it).
+    seat_limits: {"A": n, "B": m} where a real target's seat limits are known (R7).
     """
     if target is None:
         with embedded_mock(faults, **STATEFUL_MOCK_CONFIG) as started:
@@ -113,7 +118,7 @@ def _run(
     effort = PROFILES[name]
     first_seed = _seed(seed)
     started_at = time.monotonic()
-    deadline = started_at + (budget_seconds or DEFAULT_FUZZ_SECONDS)
+    budget = budget_seconds or (DEFAULT_FUZZ_SECONDS if name == "fuzz" else None)
     ctx = _context(target, seat_limits, mock_seat_limits)
     result = SuiteResult(suite=SUITE)
     if not target.has_two_avatars:
@@ -122,41 +127,71 @@ def _run(
         result.skipped["R9"] = OWNER_PROBE_SKIP
     # Against a real server every replay spends real invites: no shrinking, a bounded budget.
     real = target.admin_url is None
-    examples = effort.examples
-    if real and ctx.invite_budget is not None:
-        examples = max(1, min(examples, ctx.invite_budget // INVITES_PER_EXAMPLE))
-    settings = machine_settings(name, examples=examples, shrink=not real)
-    for batch_seed in _batches(first_seed):
+    shrink = not real
+    # The model's machine gets the time budget but a fifth; the generic pass the rest.
+    machine_until = None if budget is None else started_at + budget * (0.8 if generic else 1.0)
+    examples = effort.examples if machine_until is None else min(effort.examples, FIRST_BATCH)
+    examples = _within_invite_budget(ctx, examples, INVITES_PER_EXAMPLE)
+    # A failure is shrunk for a quarter of the time budget at most.
+    shrink_seconds = (
+        effort.shrink_seconds
+        if budget is None
+        else min(effort.shrink_seconds, max(2.0, budget / 4))
+    )
+    batch_seed = first_seed
+    while examples > 0:
+        began = time.monotonic()
         machine = type("TwoAvatarsRun", (TwoAvatars,), {"ctx": ctx, "__module__": __name__})
-        seeded = hypothesis.seed(batch_seed)(machine)
-        spent = _collect(
-            result,
-            ctx,
-            lambda m=seeded: run_state_machine_as_test(m, settings=settings),
-            effort.shrink_seconds,
-            batch_seed,
-            name,
-        )
-        if spent or name != "fuzz" or time.monotonic() >= deadline:
-            break
-    if generic:
-        links_settings = hypothesis.settings(
-            machine_settings(name, examples=effort.generic_examples, shrink=not real),
-            stateful_step_count=effort.generic_steps,
-        )
+        settings = machine_settings(name, examples=examples, shrink=shrink)
         _collect(
             result,
             ctx,
-            lambda: run_generic_pass(ctx, links_settings, first_seed),
-            effort.shrink_seconds,
-            first_seed,
+            functools.partial(
+                run_state_machine_as_test, hypothesis.seed(batch_seed)(machine), settings=settings
+            ),
+            shrink_seconds,
+            batch_seed,
             name,
         )
+        if name != "fuzz" or machine_until is None or result.findings:
+            break
+        # fuzz: the next batch, with the next seed, sized to end by the deadline.
+        per_example = (time.monotonic() - began) / examples
+        left = machine_until - time.monotonic()
+        examples = min(effort.examples, int(left / per_example) if per_example > 0 else 0)
+        examples = _within_invite_budget(ctx, examples, INVITES_PER_EXAMPLE)
+        examples = examples if examples >= MIN_BATCH else 0
+        batch_seed += 1
+    if generic:
+        examples = _within_invite_budget(ctx, effort.generic_examples, effort.generic_steps)
+        if budget is not None:
+            left = started_at + budget - time.monotonic()
+            examples = min(examples, max(MIN_BATCH, int(left / GENERIC_SECONDS_PER_EXAMPLE)))
+        links_settings = hypothesis.settings(
+            machine_settings(name, examples=max(1, examples), shrink=shrink),
+            stateful_step_count=effort.generic_steps,
+        )
+        if examples > 0:
+            _collect(
+                result,
+                ctx,
+                functools.partial(run_generic_pass, ctx, links_settings, first_seed),
+                shrink_seconds,
+                first_seed,
+                name,
+            )
     result.exercised.update(ctx.exercised)
     result.requests = ctx.requests
     result.invites = ctx.invites_used
     result.seconds = time.monotonic() - started_at
     return result
+
+
+def _within_invite_budget(ctx: RunContext, examples: int, invites_per_example: int) -> int:
+    """As many examples as the invite budget left pays for, at most `examples`."""
+    if ctx.invite_budget is None:
+        return examples
+    return min(examples, max(0, ctx.invite_budget - ctx.invites_used) // invites_per_example)
 
 
 def _seed(seed: int | None) -> int:
@@ -228,14 +263,12 @@ def _collect(
     shrink_seconds: float,
     seed: int,
     profile: str,
-) -> bool:
-    """Run one pass; add a Finding per rule it saw broken. True when the invite budget ran out."""
+) -> None:
+    """Run one pass; add a Finding per rule it saw broken."""
     ctx.first_violations.clear()
     try:
         with shrinking_for_at_most(shrink_seconds):
             run()
-    except BudgetSpent:
-        return True
     except BaseException as error:
         violations = list(_violations(error))
         flaky = isinstance(error, hypothesis.errors.FlakyFailure)
@@ -250,7 +283,6 @@ def _collect(
                 continue
             seen.add(violation.rule)
             result.findings.append(_finding(violation, seed, profile, flaky))
-    return False
 
 
 def _violations(error: BaseException) -> Iterator[RuleViolation]:
