@@ -18,7 +18,7 @@ class Effort:
 PROFILES: dict[str, Effort] = {
     "dev": Effort(max_examples=15, auth_probes_per_phase=2, stateful_steps=6),
     "ci": Effort(max_examples=40, auth_probes_per_phase=4, stateful_steps=10),
-    "fuzz": Effort(max_examples=400, auth_probes_per_phase=25, stateful_steps=20),
+    "fuzz": Effort(max_examples=300, auth_probes_per_phase=10, stateful_steps=20),
 }
 DEFAULT_PROFILE = "ci"
 
