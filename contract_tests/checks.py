@@ -256,7 +256,7 @@ def r5_update_applies_fields_sent(ctx: CheckContext, response: Response, case: C
     where = describe(case, response)
     answer = json_body(response) or {}
     assert_membership_applied(case.body, answer, where, "R5", defaults=False)
-    before = session.membership_before(case.id) if session is not None else None
+    before = session.membership_before(case.id)
     membership = answer.get("membership") or {}
     for name in MEMBERSHIP_FIELDS:
         if before is None or name in case.body or name not in membership:
@@ -347,8 +347,8 @@ def r14_no_trace_of_another_avatar(ctx: CheckContext, response: Response, case: 
     if session is None or not session.cross_avatar:
         return
     exercised("R14")
-    text = (response.content or b"").decode("utf-8", "replace")
-    text += "\n".join(v for values in response.headers.values() for v in values)
+    text = "\n".join([(response.content or b"").decode("utf-8", "replace"),
+                      *(v for values in response.headers.values() for v in values)])
     for trace, what in session.traces_of_b():
         check(trace not in text, "R14", f"{describe(case, response)} with {what} ({trace!r})")
 

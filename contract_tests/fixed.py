@@ -35,7 +35,7 @@ def before(session: ContractSession) -> None:
     if b is None:
         reason = "no MAXGOOD_API_KEY_B: the cross-Avatar checks did not run"
         session.skipped["R14"] = reason
-        session.skipped["R1 (other Avatars)"] = reason
+        session.skipped["R1"] = f"{reason} (members of another Avatar)"
         session.skipped["R3"] = f"{reason} (the same person is invited from Avatar B)"
     else:
         if session.read_only:

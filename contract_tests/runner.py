@@ -2,14 +2,15 @@
 
 Schemathesis's engine drives every phase (examples, coverage, fuzzing, stateful) over every
 operation of the spec with the checks of `schemathesis.toml` and `contract_tests.checks`; this
-module only prepares the run (the session, the spec with the contract's latitude, the config) and
-turns the engine's failures into `Finding`s that name a rule and carry a curl reproduction.
+module prepares the run (the session, its fixed scenarios, the config) and turns the engine's
+failures into `Finding`s that name a rule and carry a curl reproduction.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import random
 import time
 import tomllib
 from collections.abc import Iterable
@@ -43,7 +44,9 @@ BUILTIN_RULES = {
 }
 HEADER_RULES = {"x-request-id": "R12", "www-authenticate": "R13", "retry-after": "R7",
                 "ratelimit-limit": "R7", "ratelimit-remaining": "R7", "ratelimit-reset": "R7"}
-WRITE_OPERATIONS = ("inviteUser", "updateUser", "removeUser")
+# What the suite cannot judge when an operation is not sent.
+RULES_OF_WRITES = {"inviteUser": ("R2", "R7"), "updateUser": ("R4", "R5", "R11"),
+                   "removeUser": ("R6",)}
 # The rules this suite judges; R8 and R9 need an active member re-invited and the owner
 # written to, which the stateful suite does.
 CHECKED_RULES = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R10", "R11", "R12", "R13", "R14",
@@ -55,23 +58,21 @@ def is_rule_check(name: str) -> bool:
     return name[:1] == "r" and name[1:2].isdigit()
 
 
-def load_schema(session: ContractSession, seed: int | None, seconds: float | None
-                ) -> schemathesis.BaseSchema:
+def load_schema(session: ContractSession, seed: int, seconds: float | None,
+                closed: list[str]) -> schemathesis.BaseSchema:
     """The spec, with the suite's Schemathesis settings and this run's target and effort."""
     settings = tomllib.loads(CONFIG_PATH.read_text(encoding="utf-8"))
     settings["base-url"] = session.target.base_url
     settings["auth"] = {"openapi": {"AvatarApiKey": {"bearer": session.target.key_a}}}
     settings["generation"]["max-examples"] = session.effort.max_examples
     settings["phases"]["stateful"]["max-steps"] = session.effort.stateful_steps
-    if seed is not None:
-        settings["seed"] = seed
+    settings["seed"] = seed
     if seconds is not None:
         # the clean-up after the engine needs a share of the budget too
         settings["max-time"] = max(1, int(seconds * 0.85) - 5)
     operations = settings.setdefault("operations", [])
-    cannot_write = [op for op, reason in _closed_writes(session).items() if reason]
-    if cannot_write:
-        operations.append({"include-operation-id": cannot_write, "enabled": False})
+    if closed:
+        operations.append({"include-operation-id": closed, "enabled": False})
     if session.read_only or not session.target.is_embedded:
         # A method the spec does not list is a write to `/users` that names no member of the
         # run; a real server's data must not meet one (the mock's may).
@@ -83,13 +84,14 @@ def load_schema(session: ContractSession, seed: int | None, seconds: float | Non
     return schemathesis.openapi.from_dict(copy.deepcopy(load_api_spec()), config=config)
 
 
-def _closed_writes(session: ContractSession) -> dict[str, str | None]:
-    """The write operations this run may not send, each with the reason (None: it may)."""
+def closed_writes(session: ContractSession) -> dict[str, str]:
+    """The write operations this run may not send, each with the reason."""
     if session.read_only:
-        reason: str | None = "read-only run"
-        return dict.fromkeys(WRITE_OPERATIONS, reason)
-    reason = None if session.writable_ids() else "no member of this run to name (invites refused)"
-    return {"inviteUser": None, "updateUser": reason, "removeUser": reason}
+        return dict.fromkeys(RULES_OF_WRITES, "read-only run")
+    if session.writable_ids():
+        return {}
+    reason = "no member of this run to name (its invites were refused)"
+    return {"updateUser": reason, "removeUser": reason}
 
 
 def run_contract(
@@ -113,27 +115,28 @@ def run_contract(
                                 email_template=email_template, budget_seconds=budget_seconds,
                                 max_invites=max_invites, read_only=read_only)
     started = time.monotonic()
-    if seed is None and os.environ.get("FUZZ_SEED"):
-        seed = int(os.environ["FUZZ_SEED"])
+    if seed is None:
+        seed = int(os.environ.get("FUZZ_SEED") or 0) or random.randrange(1, 2**31)
     _, chosen = effort(profile)
     session = ContractSession(target, chosen, email_template, max_invites=max_invites,
                               read_only=read_only)
     result = SuiteResult(suite=SUITE)
+    collector = _Collector(session, result, seed)
     activate(session)
     try:
         fixed.before(session)
-        schema = load_schema(session, seed, budget_seconds)
-        collector = _Collector(session, result, schema.config.seed)
-        for event in from_schema(schema).execute():
+        closed = closed_writes(session)
+        for operation, reason in closed.items():
+            for rule in RULES_OF_WRITES[operation]:
+                result.skipped.setdefault(rule, f"{operation} not sent: {reason}")
+        for event in from_schema(load_schema(session, seed, budget_seconds, list(closed))
+                                 ).execute():
             collector.on(event)
     finally:
         activate(None)
         fixed.after(session)
     for violation, reproduction in session.violations:
         collector.add(violation.rule, str(violation), reproduction)
-    for operation, reason in _closed_writes(session).items():
-        if reason:
-            result.skipped[operation] = f"not sent: {reason}"
     result.exercised.update(session.exercised)
     result.skipped.update(session.skipped)
     result.requests += session.requests
@@ -158,7 +161,7 @@ class _Collector:
         elif isinstance(event, events.NonFatalError):
             error = getattr(event.value, "original_error", None)
             if isinstance(error, contract_tests.hooks.InviteBudgetSpent):
-                self.result.skipped["inviteUser"] = f"partly not sent: {error}"
+                self.result.skipped["R7"] = f"later invites were not sent: {error}"
                 return
             self.add("SPEC", f"SPEC {RULES['SPEC']}: the suite could not test {event.label}: "
                      f"{event.info}", "")
