@@ -52,7 +52,10 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     monkeypatch.setattr(suites, "ENTRY_POINTS", {
         "contract": (__name__, "untimed_suite"), "stateful": (__name__, "timed_suite")})
     for name in ("MAXGOOD_BASE_URL", "FUZZ_FAULTS", "FUZZ_SEED", "HYPOTHESIS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
+        # Set first, so that monkeypatch restores even a variable that was unset: fuzz.main
+        # sets HYPOTHESIS_PROFILE, which must not reach the next test in this worker.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     return CALLS
 
 
