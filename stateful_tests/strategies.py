@@ -79,6 +79,16 @@ _membership_values: dict[str, st.SearchStrategy[Any]] = {
 }
 assert set(_membership_values) == set(MEMBERSHIP_FIELDS)
 _some_membership = st.fixed_dictionaries({}, optional=_membership_values)
+# Every field away from its default: a PUT that resets what it was not sent shows (R5).
+_full_membership = st.fixed_dictionaries(
+    {
+        "is_admin": st.just(True),
+        "is_coach": st.just(True),
+        "license_expires_at": date_times,
+        "notes": _WORDS,
+        "structured_data": structured_data.filter(bool),
+    }
+)
 
 # The parts of an invite body; None leaves the part out.
 _profile_values: dict[str, st.SearchStrategy[Any]] = {
@@ -89,7 +99,7 @@ _profile_values: dict[str, st.SearchStrategy[Any]] = {
 }
 some_profile = st.fixed_dictionaries({}, optional=_profile_values).filter(bool)
 profiles = st.none() | st.fixed_dictionaries({}, optional=_profile_values)
-memberships = st.none() | _some_membership
+memberships = st.none() | _some_membership | _full_membership
 
 # Which Avatar's key writes to a person: mostly their own (the first they are a member of).
 whose_avatar = st.sampled_from(("own", "own", "own", "other"))
