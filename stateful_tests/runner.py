@@ -19,14 +19,15 @@ import hypothesis
 import requests
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness.client import ApiClient, ApiError
+from harness.client import ApiClient, ApiError, reproduction
 from harness.report import Finding, SuiteResult
-from harness.rules import RuleViolation
+from harness.rules import RULES, RuleViolation
 from harness.target import Target, embedded_mock
 
 from .context import EmailFactory, RunContext
 from .generic import run_generic_pass
 from .machine import FRAME_PAGE_LIMIT, TwoAvatars
+from .model import shape_problems
 from .profiles import (
     DEFAULT_FUZZ_SECONDS,
     PROFILES,
@@ -121,6 +122,12 @@ def _run(
     budget = budget_seconds or (DEFAULT_FUZZ_SECONDS if name == "fuzz" else None)
     ctx = _context(target, seat_limits, mock_seat_limits)
     result = SuiteResult(suite=SUITE)
+    malformed = _malformed_starting_members(ctx)
+    if malformed is not None:
+        result.findings.append(malformed)
+        result.requests = ctx.requests
+        result.seconds = time.monotonic() - started_at
+        return result
     if not target.has_two_avatars:
         result.skipped["R14"] = CROSS_AVATAR_SKIP
     if not ctx.can_restore:
@@ -185,6 +192,23 @@ def _run(
     result.invites = ctx.invites_used
     result.seconds = time.monotonic() - started_at
     return result
+
+
+def _malformed_starting_members(ctx: RunContext) -> Finding | None:
+    """A SPEC finding when the members listed before the run cannot even be modelled."""
+    for avatar, members in ctx.baseline.items():
+        for member in members:
+            problems = shape_problems(member)
+            if problems:
+                ctx.exercised["SPEC"] += 1
+                return Finding(
+                    rule="SPEC",
+                    suite=SUITE,
+                    message=f"SPEC {RULES['SPEC']}: the list of {avatar} before the run: "
+                    + "; ".join(problems),
+                    reproduction=reproduction(ctx.clients[avatar].exchanges),
+                )
+    return None
 
 
 def _within_invite_budget(ctx: RunContext, examples: int, invites_per_example: int) -> int:
