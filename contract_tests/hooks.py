@@ -43,6 +43,10 @@ class InviteBudgetSpent(Exception):
     """The run's invite budget (`max_invites`) is spent: no more POST /users."""
 
 
+class RequestBudgetSpent(Exception):
+    """The run's request budget (`max_requests`) is spent, but for the clean-up."""
+
+
 class NoWriteTarget(Exception):
     """No member this run created is left for a write to name."""
 
@@ -130,6 +134,9 @@ def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> Non
     session = current()
     if session is None:
         return
+    left = session.requests_left()
+    if left is not None and left <= 0:
+        raise RequestBudgetSpent(f"the request budget of {session.max_requests} is spent")
     body = case.body
     if case.method == "POST" and case.path == "/users":
         left = session.invites_left()
@@ -170,6 +177,7 @@ def after_call(context: HookContext, case: Case, response: Response) -> None:
     session = current()
     if session is None:
         return
+    session.generated += 1
     invite = case.method == "POST" and case.path == "/users"
     if invite and response.status_code == 201:
         session.count_invite()

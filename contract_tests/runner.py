@@ -102,24 +102,27 @@ def run_contract(
     email_template: str | None = None,
     budget_seconds: float | None = None,
     max_invites: int | None = None,
+    max_requests: int | None = None,
     read_only: bool = False,
 ) -> SuiteResult:
     """Run the contract suite against `target`, by default the embedded mock.
 
-    `seed` and `profile` default to FUZZ_SEED and HYPOTHESIS_PROFILE; `budget_seconds` bounds the
-    generated requests, `max_invites` the successful invites, and `read_only` sends only reads.
+    `seed` and `profile` default to FUZZ_SEED and HYPOTHESIS_PROFILE; `budget_seconds`,
+    `max_requests` and `max_invites` (successful invites) bound the run, which then still removes
+    what it created; `read_only` sends only reads.
     """
     if target is None:
         with resolve_target() as resolved:
             return run_contract(resolved, seed=seed, profile=profile,
                                 email_template=email_template, budget_seconds=budget_seconds,
-                                max_invites=max_invites, read_only=read_only)
+                                max_invites=max_invites, max_requests=max_requests,
+                                read_only=read_only)
     started = time.monotonic()
     if seed is None:
         seed = int(os.environ.get("FUZZ_SEED") or 0) or random.randrange(1, 2**31)
     _, chosen = effort(profile)
     session = ContractSession(target, chosen, email_template, max_invites=max_invites,
-                              read_only=read_only)
+                              max_requests=max_requests, read_only=read_only)
     result = SuiteResult(suite=SUITE)
     collector = _Collector(session, result, seed)
     activate(session)
@@ -129,9 +132,11 @@ def run_contract(
         for operation, reason in closed.items():
             for rule in RULES_OF_WRITES[operation]:
                 result.skipped.setdefault(rule, f"{operation} not sent: {reason}")
-        for event in from_schema(load_schema(session, seed, budget_seconds, list(closed))
-                                 ).execute():
+        stream = from_schema(load_schema(session, seed, budget_seconds, list(closed))).execute()
+        for event in stream:
             collector.on(event)
+            if collector.budget_spent:
+                stream.stop()
     finally:
         activate(None)
         fixed.after(session)
@@ -153,6 +158,7 @@ class _Collector:
         self.result = result
         self.seed = seed
         self.seen: set[tuple[str, ...]] = set()
+        self.budget_spent = False
 
     def on(self, event: events.EngineEvent) -> None:
         if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
@@ -162,6 +168,10 @@ class _Collector:
             error = getattr(event.value, "original_error", None)
             if isinstance(error, contract_tests.hooks.InviteBudgetSpent):
                 self.result.skipped["R7"] = f"later invites were not sent: {error}"
+                return
+            if isinstance(error, contract_tests.hooks.RequestBudgetSpent):
+                self.result.skipped["SPEC"] = f"the run stopped early: {error}"
+                self.budget_spent = True
                 return
             self.add("SPEC", f"SPEC {RULES['SPEC']}: the suite could not test {event.label}: "
                      f"{event.info}", "")

@@ -82,10 +82,13 @@ class ContractSession:
     """Clients, the ledger of created members, the planted canaries and the run's bookkeeping."""
 
     def __init__(self, target: Target, effort: Effort, email_template: str | None = None, *,
-                 max_invites: int | None = None, read_only: bool = False) -> None:
+                 max_invites: int | None = None, max_requests: int | None = None,
+                 read_only: bool = False) -> None:
         self.target = target
         self.effort = effort
         self.max_invites = max_invites  # successful invites the run may make, with any key
+        self.max_requests = max_requests
+        self.generated = 0  # requests Schemathesis sent
         self.read_only = read_only
         self.email_template = email_template or os.environ.get(
             "MAXGOOD_EMAIL_TEMPLATE", DEFAULT_EMAIL_TEMPLATE
@@ -186,6 +189,14 @@ class ContractSession:
     def count_invite(self) -> None:
         with self._lock:
             self.invites += 1
+
+    def requests_left(self) -> int | None:
+        """Requests the run may still send, keeping enough to remove what it created."""
+        if self.max_requests is None:
+            return None
+        with self._lock:
+            reserve = len(self.created_a) + len(self.created_b) + len(self.restore_b) + 10
+        return self.max_requests - self.generated - self.requests - reserve
 
     def hidden_ids(self, case_id: str = "") -> set[str]:
         """Ids key A must not see: B's members (R1) and members removed here (R1, R6), except
