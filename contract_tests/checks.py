@@ -1,7 +1,7 @@
 """Checks named after the contract's rules; each failure message starts with the rule it cites.
 
 Schemathesis runs every check below on every response (`ctx, response, case`). Checks that need
-the run's session (keys, planted canaries, the ledger) stand aside outside a contract run.
+the run's state (keys, planted canaries, the ledger) stand aside outside a contract run.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import schemathesis
 from schemathesis import Case, CheckContext, Response
 
 from contract_tests.probes import AuthProbe, is_probeable, unknown_user_answer
-from contract_tests.session import ContractSession, current
 from contract_tests.spec import ERROR_CODES, MEMBERSHIP_FIELDS, READ_ONLY_FIELDS
+from contract_tests.state import RunState, current
 from harness.rules import RuleViolation, check
 
 # R12: the codes each status may carry (the contract's table of error codes).
@@ -74,9 +74,9 @@ def describe(case: Case, response: Response) -> str:
 
 
 def exercised(rule: str) -> None:
-    session = current()
-    if session is not None:
-        session.exercise(rule)
+    state = current()
+    if state is not None:
+        state.exercise(rule)
 
 
 def members_in(body: Any) -> Iterator[dict[str, Any]]:
@@ -201,10 +201,10 @@ def r7_invite_limit_headers(ctx: CheckContext, response: Response, case: Case) -
     ):
         check(remaining == 0, "R7", f"{where} invite_rate_limited with RateLimit-Remaining "
               f"{remaining}, not 0")
-    session = current()
-    if response.status_code == 201 and session is not None and session.sent_with_key_a(response):
+    state = current()
+    if response.status_code == 201 and state is not None and state.sent_with_key_a(response):
         # Others may invite into the Avatar too, which only lowers what remains.
-        invites = session.invites_in_the_last_hour()
+        invites = state.invites_in_the_last_hour()
         check(invites <= limit, "R7", f"{where}: {invites} invites of this run succeeded within "
               f"an hour, over RateLimit-Limit {limit}")
         check(remaining <= limit - invites + 1, "R7", f"{where} with RateLimit-Remaining "
@@ -219,10 +219,10 @@ def r2_new_email_creates_user_from_profile_sent(
     ctx: CheckContext, response: Response, case: Case
 ) -> None:
     """An invite of an address nobody has creates the user from exactly the profile sent."""
-    session = current()
+    state = current()
     body = case.body
-    if (session is None or response.status_code != 201 or not isinstance(body, dict)
-            or not session.is_fresh_email(body.get("email"))):
+    if (state is None or response.status_code != 201 or not isinstance(body, dict)
+            or not state.is_fresh_email(body.get("email"))):
         return
     exercised("R2")
     where = describe(case, response)
@@ -247,8 +247,8 @@ def r2_new_email_creates_user_from_profile_sent(
 @schemathesis.check
 def r5_update_applies_fields_sent(ctx: CheckContext, response: Response, case: Case) -> None:
     """A PUT that succeeded answers the member with the fields sent applied, the others kept."""
-    session = current()
-    if session is None or case.method != "PUT" or response.status_code != 200:
+    state = current()
+    if state is None or case.method != "PUT" or response.status_code != 200:
         return
     if not isinstance(case.body, dict):
         return
@@ -256,7 +256,7 @@ def r5_update_applies_fields_sent(ctx: CheckContext, response: Response, case: C
     where = describe(case, response)
     answer = json_body(response) or {}
     assert_membership_applied(case.body, answer, where, "R5", defaults=False)
-    before = session.membership_before(case.id)
+    before = state.membership_before(case.id)
     membership = answer.get("membership") or {}
     for name in MEMBERSHIP_FIELDS:
         if before is None or name in case.body or name not in membership:
@@ -294,10 +294,10 @@ def r4_put_refuses_profile_and_read_only_fields(
     ctx: CheckContext, response: Response, case: Case
 ) -> None:
     """A PUT carrying a profile or read-only field answers 422 read_only_field naming them."""
-    session = current()
+    state = current()
     body = case.body
-    if (session is None or case.method != "PUT" or not isinstance(body, dict)
-            or not session.sent_with_key_a(response) or not is_probeable(case)):
+    if (state is None or case.method != "PUT" or not isinstance(body, dict)
+            or not state.sent_with_key_a(response) or not is_probeable(case)):
         return
     sent = sorted(set(body) & set(READ_ONLY_FIELDS))
     # 404: the member may be looked up first; 413/415: the body was not judged at all
@@ -316,19 +316,19 @@ def r4_put_refuses_profile_and_read_only_fields(
 def r11_refused_update_changes_nothing(ctx: CheckContext, response: Response, case: Case
                                       ) -> None:
     """After a refused PUT the member is exactly as it was."""
-    session = current()
+    state = current()
     user_id = case.path_parameters.get("user_id")
-    if (session is None or case.method != "PUT" or 200 <= response.status_code < 300
+    if (state is None or case.method != "PUT" or 200 <= response.status_code < 300
             or not isinstance(user_id, str)):
         return
-    before = session.membership_of(user_id)
+    before = state.membership_of(user_id)
     if before is None:
         return
     exercised("R11")
-    now = session.a.send("GET", f"/users/{user_id}")
+    now = state.a.send("GET", f"/users/{user_id}")
     if now.status_code != 200:
         return  # R1's checks judge whether the member can be read
-    session.record_member(now.json())  # what later updates are compared with (R5)
+    state.record_member(now.json())  # what later updates are compared with (R5)
     after = now.json().get("membership") or {}
     changed = {name: (before.get(name), after.get(name)) for name in (*MEMBERSHIP_FIELDS,
                "updated_at") if not same_value(before.get(name), after.get(name),
@@ -343,41 +343,41 @@ def r11_refused_update_changes_nothing(ctx: CheckContext, response: Response, ca
 @schemathesis.check
 def r14_no_trace_of_another_avatar(ctx: CheckContext, response: Response, case: Case) -> None:
     """No answer to key A holds Avatar B's canaries or its avatar_id."""
-    session = current()
-    if session is None or not session.cross_avatar:
+    state = current()
+    if state is None or not state.cross_avatar:
         return
     exercised("R14")
     text = "\n".join([(response.content or b"").decode("utf-8", "replace"),
                       *(v for values in response.headers.values() for v in values)])
-    for trace, what in session.traces_of_b():
+    for trace, what in state.traces_of_b():
         check(trace not in text, "R14", f"{describe(case, response)} with {what} ({trace!r})")
 
 
 @schemathesis.check
 def r1_answers_hold_only_this_avatar(ctx: CheckContext, response: Response, case: Case) -> None:
     """Members in answers to key A are active members of Avatar A."""
-    session = current()
-    if (session is None or not 200 <= response.status_code < 300 or session.avatar_a is None
-            or not session.sent_with_key_a(response)):
+    state = current()
+    if (state is None or not 200 <= response.status_code < 300 or state.avatar_a is None
+            or not state.sent_with_key_a(response)):
         return
     exercised("R1")
     where = describe(case, response)
-    hidden = session.hidden_ids(case.id)
+    hidden = state.hidden_ids(case.id)
     for member in members_in(json_body(response)):
         avatar = (member.get("membership") or {}).get("avatar_id")
-        check(avatar == session.avatar_a, "R1",
-              f"{where} with a member of Avatar {avatar!r}, not the key's {session.avatar_a!r}")
+        check(avatar == state.avatar_a, "R1",
+              f"{where} with a member of Avatar {avatar!r}, not the key's {state.avatar_a!r}")
         check(member.get("user_id") not in hidden, "R1", f"{where} showing "
-              f"{member.get('user_id')!r}, {_why_hidden(session, member.get('user_id'))}")
+              f"{member.get('user_id')!r}, {_why_hidden(state, member.get('user_id'))}")
 
 
 @schemathesis.check
 def r1_own_members_are_found(ctx: CheckContext, response: Response, case: Case) -> None:
     """Key A naming an active member it invited never gets 404."""
-    session = current()
+    state = current()
     user_id = case.path_parameters.get("user_id")
-    if (session is None or not isinstance(user_id, str) or not session.sent_with_key_a(response)
-            or not is_probeable(case) or session.membership_of(user_id) is None):
+    if (state is None or not isinstance(user_id, str) or not state.sent_with_key_a(response)
+            or not is_probeable(case) or state.membership_of(user_id) is None):
         return
     exercised("R1")
     check(response.status_code != 404, "R1", f"{describe(case, response)} for {user_id!r}, an "
@@ -388,28 +388,28 @@ def r1_own_members_are_found(ctx: CheckContext, response: Response, case: Case) 
 def r1_hidden_members_are_not_found(ctx: CheckContext, response: Response, case: Case) -> None:
     """Key A naming a member of another Avatar, or one removed here, gets the answer an id
     nobody has gets."""
-    session = current()
+    state = current()
     user_id = case.path_parameters.get("user_id")
-    if (session is None or user_id not in session.hidden_ids(case.id)
-            or not session.sent_with_key_a(response) or not is_probeable(case)):
+    if (state is None or user_id not in state.hidden_ids(case.id)
+            or not state.sent_with_key_a(response) or not is_probeable(case)):
         return
     exercised("R1")
     where = describe(case, response)
     # PUT may judge the body before looking the member up (the contract allows either).
     allowed = {404} | ({400, 413, 415, 422} if case.method == "PUT" else set())
     check(response.status_code in allowed, "R1",
-          f"{where} for {user_id!r}, {_why_hidden(session, user_id)}; want 404 user_not_found")
-    reference_answer = unknown_user_answer(session, case) if response.status_code == 404 else None
+          f"{where} for {user_id!r}, {_why_hidden(state, user_id)}; want 404 user_not_found")
+    reference_answer = unknown_user_answer(state, case) if response.status_code == 404 else None
     if reference_answer is not None:
         unknown, unknown_id = reference_answer
         answer, reference = _comparable(response, user_id), _comparable(unknown, unknown_id)
         check(answer == reference, "R1", f"{where} for {user_id!r}, "
-              f"{_why_hidden(session, user_id)}, with {answer}, but {reference} for an id nobody "
+              f"{_why_hidden(state, user_id)}, with {answer}, but {reference} for an id nobody "
               "has: the answers must not tell them apart")
 
 
-def _why_hidden(session: ContractSession, user_id: object) -> str:
-    if user_id in session.b_only:
+def _why_hidden(state: RunState, user_id: object) -> str:
+    if user_id in state.b_only:
         return "a member of another Avatar only"
     return "a member removed from this Avatar"
 
@@ -427,9 +427,9 @@ def _comparable(response: Response, user_id: str) -> dict[str, Any]:
 # -- R13 -----------------------------------------------------------------------------------------
 
 
-def bad_keys(session: ContractSession) -> list[tuple[str, str | None]]:
+def bad_keys(state: RunState) -> list[tuple[str, str | None]]:
     """Authorization values no server may accept: missing, malformed, unknown and wrong keys."""
-    key = session.target.key_a
+    key = state.target.key_a
     credential = key.split(".", 1)[0] if key.startswith("mgak_") and "." in key else "mgak_x"
     return [
         ("no Authorization header", None),
@@ -448,14 +448,14 @@ def r13_requests_without_a_valid_key_are_refused(
 ) -> None:
     """The request sent again without a valid key answers 401 with WWW-Authenticate: Bearer,
     and changes nothing."""
-    session = current()
+    state = current()
     phase = case.meta.phase.name.value if case.meta is not None else "unknown"
-    if (session is None or not is_probeable(case)
-            or not session.take_auth_probe(case.operation.label, phase)):
+    if (state is None or not is_probeable(case)
+            or not state.take_auth_probe(case.operation.label, phase)):
         return
     exercised("R13")
-    probe = AuthProbe(session, case)
-    for what, authorization in bad_keys(session):
+    probe = AuthProbe(state, case)
+    for what, authorization in bad_keys(state):
         answer = probe.send(authorization)
         request = answer.request
         where = f"{probe.label} with {what} answered {answer.status_code}"

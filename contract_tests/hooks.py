@@ -27,7 +27,6 @@ from schemathesis.core.failures import AcceptedNegativeData, Failure
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
-from contract_tests.session import ContractSession, current
 from contract_tests.spec import (
     EMAIL,
     EMAIL_MAX_LENGTH,
@@ -35,6 +34,7 @@ from contract_tests.spec import (
     MAX_STRUCTURED_DEPTH,
     READ_ONLY_FIELDS,
 )
+from contract_tests.state import RunState, current
 
 READS = ("GET", "HEAD", "OPTIONS")
 
@@ -74,10 +74,10 @@ def _fit_structured_data(holder: Any) -> Any:
     return holder
 
 
-def _safe_email(session: ContractSession, value: Any) -> Any:
+def _safe_email(state: RunState, value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    email = session.fresh_email()
+    email = state.fresh_email()
     if EMAIL.is_valid(value):
         return email
     local, _, domain = email.partition("@")
@@ -102,27 +102,27 @@ def _with_read_only_field(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, READ_ONLY_FIELDS[digest // 3 % len(READ_ONLY_FIELDS)]: "contract-suite"}
 
 
-def _aim_user_id(session: ContractSession, case: Case) -> None:
+def _aim_user_id(state: RunState, case: Case) -> None:
     """Point a generated id at a member worth asking about: for reads also one of B's (R1), one
     nobody has, or one that was there before the run (R14); for writes one this run created."""
     value = case.path_parameters["user_id"]
     if not isinstance(value, str):
         return
     if case.method in READS:
-        pool = [*session.readable_a, *session.b_only, session.missing_id(),
-                *session.writable_ids()[-3:]]
+        pool = [*state.readable_a, *state.b_only, state.missing_id(),
+                *state.writable_ids()[-3:]]
     else:
-        pool = [*session.writable_ids(), *session.b_only_ours]
+        pool = [*state.writable_ids(), *state.b_only_ours]
     if pool:
         case.path_parameters["user_id"] = _pick(pool, value)
 
 
-def _guard_writes(session: ContractSession, case: Case) -> None:
+def _guard_writes(state: RunState, case: Case) -> None:
     """A write names only a member this run created, whatever generated or linked the id."""
     value = case.path_parameters["user_id"]
-    if case.method in READS or (isinstance(value, str) and session.may_write(value)):
+    if case.method in READS or (isinstance(value, str) and state.may_write(value)):
         return
-    target = session.ghost or next(iter(session.writable_ids()), None)
+    target = state.ghost or next(iter(state.writable_ids()), None)
     if target is None:
         raise NoWriteTarget(f"{case.method} {case.path} has no member of this run to name")
     case.path_parameters["user_id"] = target
@@ -131,19 +131,19 @@ def _guard_writes(session: ContractSession, case: Case) -> None:
 @schemathesis.hook
 def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> None:
     """Shape every request of every phase just before it is sent (see the module docstring)."""
-    session = current()
-    if session is None:
+    state = current()
+    if state is None:
         return
-    left = session.requests_left()
+    left = state.requests_left()
     if left is not None and left <= 0:
-        raise RequestBudgetSpent(f"the request budget of {session.max_requests} is spent")
+        raise RequestBudgetSpent(f"the request budget of {state.max_requests} is spent")
     body = case.body
     if case.method == "POST" and case.path == "/users":
-        left = session.invites_left()
+        left = state.invites_left()
         if left is not None and left <= 0:
-            raise InviteBudgetSpent(f"the invite budget of {session.max_invites} is spent")
+            raise InviteBudgetSpent(f"the invite budget of {state.max_invites} is spent")
         if isinstance(body, dict):
-            body = {**body, "email": _safe_email(session, body["email"])} if "email" in body \
+            body = {**body, "email": _safe_email(state, body["email"])} if "email" in body \
                 else body
             if isinstance(body.get("membership"), dict):
                 body = {**body, "membership": _fit_structured_data(body["membership"])}
@@ -159,33 +159,33 @@ def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> Non
     if "user_id" in case.path_parameters:
         if (meta is not None and not meta.is_negative_at(ParameterLocation.PATH)
                 and meta.phase.name != TestPhase.STATEFUL):
-            _aim_user_id(session, case)
-        _guard_writes(session, case)
+            _aim_user_id(state, case)
+        _guard_writes(state, case)
     if (case.method == "GET" and case.path == "/users" and "cursor" in case.query
             and meta is not None and not meta.is_negative_at(ParameterLocation.QUERY)):
         query = dict(case.query)
-        if session.cursor is None:
+        if state.cursor is None:
             del query["cursor"]
         else:
-            query["cursor"] = session.cursor
+            query["cursor"] = state.cursor
         case.query = query
 
 
 @schemathesis.hook
 def after_call(context: HookContext, case: Case, response: Response) -> None:
     """Keep the ledger: members invited (to remove at the end), removed, and as last answered."""
-    session = current()
-    if session is None:
+    state = current()
+    if state is None:
         return
-    session.generated += 1
+    state.generated += 1
     invite = case.method == "POST" and case.path == "/users"
     if invite and response.status_code == 201:
-        session.count_invite()
+        state.count_invite()
     if case.method == "DELETE" and response.status_code == 204:
         # with key A, or (R13 broken) without: either way the member is gone
-        session.record_removal(case.path_parameters.get("user_id", ""), case.id)
+        state.record_removal(case.path_parameters.get("user_id", ""), case.id)
         return
-    if not session.sent_with_key_a(response):
+    if not state.sent_with_key_a(response):
         return
     if response.status_code not in (200, 201):
         return
@@ -197,19 +197,19 @@ def after_call(context: HookContext, case: Case, response: Response) -> None:
     if not isinstance(member, dict) or not isinstance(member.get("user_id"), str):
         return
     if invite:
-        session.record_invite(member)
+        state.record_invite(member)
     elif case.path == "/users/{user_id}":
-        session.record_member(member, case.id if case.method == "PUT" else None)
+        state.record_member(member, case.id if case.method == "PUT" else None)
 
 
 @schemathesis.hook
 def filter_failure(context: HookContext, failure: Failure, case: Case, response: Response) -> bool:
     """A request whose generated Authorization is the invalid part must get 401 (R13), which
     `negative_data_rejection` does not list so that a valid key answered 401 still fails."""
-    session = current()
+    state = current()
     return not (
-        session is not None
+        state is not None
         and isinstance(failure, AcceptedNegativeData)
         and response.status_code == 401
-        and not session.sent_with_key_a(response)
+        and not state.sent_with_key_a(response)
     )

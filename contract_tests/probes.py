@@ -8,7 +8,7 @@ import requests
 from schemathesis import Case, Response
 from schemathesis.core.parameters import ParameterLocation
 
-from contract_tests.session import ContractSession
+from contract_tests.state import RunState
 
 WRITES = ("PUT", "DELETE")
 
@@ -23,17 +23,17 @@ def variant(case: Case, *, user_id: str | None = None, email: str | None = None)
     return copy
 
 
-def send(session: ContractSession, case: Case, authorization: str | None) -> Response:
+def send(state: RunState, case: Case, authorization: str | None) -> Response:
     """Send `case` with exactly this Authorization value (None: no header at all)."""
-    kwargs = case.as_transport_kwargs(base_url=session.target.base_url)
+    kwargs = case.as_transport_kwargs(base_url=state.target.base_url)
     kwargs.pop("auth", None)
     headers = {k: v for k, v in kwargs.pop("headers").items() if k.lower() != "authorization"}
     if authorization is not None:
         headers["Authorization"] = authorization
-    session.anonymous.sent += 1
+    state.anonymous.sent += 1
     answer = requests.request(**kwargs, headers=headers, timeout=30)
     if case.method == "POST" and case.path == "/users" and answer.status_code == 201:
-        session.count_invite()
+        state.count_invite()
     return Response.from_requests(answer, verify=True)
 
 
@@ -52,50 +52,50 @@ def is_probeable(case: Case) -> bool:
 class AuthProbe:
     """A case sent again without a valid key; writes aim at the sentinel so a change shows."""
 
-    def __init__(self, session: ContractSession, case: Case) -> None:
-        self.session = session
-        self.watch_sentinel = case.method in WRITES and session.sentinel is not None
+    def __init__(self, state: RunState, case: Case) -> None:
+        self.state = state
+        self.watch_sentinel = case.method in WRITES and state.sentinel is not None
         self.email: str | None = None
         body = case.body
-        if case.method == "POST" and isinstance(body, dict) and session.is_fresh_email(
+        if case.method == "POST" and isinstance(body, dict) and state.is_fresh_email(
             body.get("email")
         ):
-            self.email = session.fresh_email()
+            self.email = state.fresh_email()
         self.case = variant(
             case,
-            user_id=session.sentinel if self.watch_sentinel else None,
+            user_id=state.sentinel if self.watch_sentinel else None,
             email=self.email,
         )
         self.label = f"{case.method} {self.case.formatted_path}"
 
     def send(self, authorization: str | None) -> Response:
-        return send(self.session, self.case, authorization)
+        return send(self.state, self.case, authorization)
 
     def change(self) -> str | None:
         """What the refused request changed, if anything (R13: it must change nothing)."""
-        session = self.session
+        state = self.state
         if self.watch_sentinel:
-            now = session.a.send("GET", f"/users/{session.sentinel}")
-            state = now.json() if now.status_code == 200 else now.status_code
-            if state != session.sentinel_state:
-                return f"the member {session.sentinel} became {_short(state)}"
+            now = state.a.send("GET", f"/users/{state.sentinel}")
+            seen = now.json() if now.status_code == 200 else now.status_code
+            if seen != state.sentinel_state:
+                return f"the member {state.sentinel} became {_short(seen)}"
         if self.email is not None:
             wanted = self.email.lower()
-            emails = (str((m.get("profile") or {}).get("email", "")) for m in session.a.members())
+            emails = (str((m.get("profile") or {}).get("email", "")) for m in state.a.members())
             if any(email.strip().lower() == wanted for email in emails):
                 return f"{self.email} became a member"
         return None
 
 
-def unknown_user_answer(session: ContractSession, case: Case) -> tuple[Response, str] | None:
+def unknown_user_answer(state: RunState, case: Case) -> tuple[Response, str] | None:
     """The answer key A gets for the same request naming an id no active member has."""
-    nobody = session.nobody(case.method)
+    nobody = state.nobody(case.method)
     if nobody is None or nobody == case.path_parameters.get("user_id"):
         return None
-    answer = send(session, variant(case, user_id=nobody), f"Bearer {session.target.key_a}")
+    answer = send(state, variant(case, user_id=nobody), f"Bearer {state.target.key_a}")
     return answer, nobody
 
 
-def _short(state: Any) -> str:
-    text = repr(state)
+def _short(value: Any) -> str:
+    text = repr(value)
     return text if len(text) <= 300 else text[:300] + "..."

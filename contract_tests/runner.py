@@ -2,7 +2,7 @@
 
 Schemathesis's engine drives every phase (examples, coverage, fuzzing, stateful) over every
 operation of the spec with the checks of `schemathesis.toml` and `contract_tests.checks`; this
-module prepares the run (the session, its fixed scenarios, the config) and turns the engine's
+module prepares the run (the state, its fixed scenarios, the config) and turns the engine's
 failures into `Finding`s that name a rule and carry a curl reproduction.
 """
 
@@ -26,7 +26,7 @@ import contract_tests.hooks
 from contract_tests import fixed
 from contract_tests.curl import curl, curl_of
 from contract_tests.profiles import effort
-from contract_tests.session import ContractSession, activate
+from contract_tests.state import RunState, activate
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
 from harness.target import Target, resolve_target
@@ -58,14 +58,14 @@ def is_rule_check(name: str) -> bool:
     return name[:1] == "r" and name[1:2].isdigit()
 
 
-def load_schema(session: ContractSession, seed: int, seconds: float | None,
+def load_schema(state: RunState, seed: int, seconds: float | None,
                 closed: list[str]) -> schemathesis.BaseSchema:
     """The spec, with the suite's Schemathesis settings and this run's target and effort."""
     settings = tomllib.loads(CONFIG_PATH.read_text(encoding="utf-8"))
-    settings["base-url"] = session.target.base_url
-    settings["auth"] = {"openapi": {"AvatarApiKey": {"bearer": session.target.key_a}}}
-    settings["generation"]["max-examples"] = session.effort.max_examples
-    settings["phases"]["stateful"]["max-steps"] = session.effort.stateful_steps
+    settings["base-url"] = state.target.base_url
+    settings["auth"] = {"openapi": {"AvatarApiKey": {"bearer": state.target.key_a}}}
+    settings["generation"]["max-examples"] = state.effort.max_examples
+    settings["phases"]["stateful"]["max-steps"] = state.effort.stateful_steps
     settings["seed"] = seed
     if seconds is not None:
         # the clean-up after the engine needs a share of the budget too
@@ -73,10 +73,10 @@ def load_schema(session: ContractSession, seed: int, seconds: float | None,
     operations = settings.setdefault("operations", [])
     if closed:
         operations.append({"include-operation-id": closed, "enabled": False})
-    if session.read_only or not session.target.is_embedded:
+    if state.read_only or not state.target.is_embedded:
         # A method the spec does not list is a write to `/users` that names no member of the
         # run; a real server's data must not meet one (the mock's may).
-        collection = ["listUsers", "inviteUser"] if not session.read_only else [
+        collection = ["listUsers", "inviteUser"] if not state.read_only else [
             "listUsers", "inviteUser", "getUser", "updateUser", "removeUser"]
         operations.append({"include-operation-id": collection,
                            "phases": {"coverage": {"unexpected-methods": ["options"]}}})
@@ -84,11 +84,11 @@ def load_schema(session: ContractSession, seed: int, seconds: float | None,
     return schemathesis.openapi.from_dict(copy.deepcopy(load_api_spec()), config=config)
 
 
-def closed_writes(session: ContractSession) -> dict[str, str]:
+def closed_writes(state: RunState) -> dict[str, str]:
     """The write operations this run may not send, each with the reason."""
-    if session.read_only:
+    if state.read_only:
         return dict.fromkeys(RULES_OF_WRITES, "read-only run")
-    if session.writable_ids():
+    if state.writable_ids():
         return {}
     reason = "no member of this run to name (its invites were refused)"
     return {"updateUser": reason, "removeUser": reason}
@@ -121,31 +121,31 @@ def run_contract(
     if seed is None:
         seed = int(os.environ.get("FUZZ_SEED") or 0) or random.randrange(1, 2**31)
     _, chosen = effort(profile)
-    session = ContractSession(target, chosen, email_template, max_invites=max_invites,
+    state = RunState(target, chosen, email_template, max_invites=max_invites,
                               max_requests=max_requests, read_only=read_only)
     result = SuiteResult(suite=SUITE)
-    collector = _Collector(session, result, seed)
-    activate(session)
+    collector = _Collector(state, result, seed)
+    activate(state)
     try:
-        fixed.before(session)
-        closed = closed_writes(session)
+        fixed.before(state)
+        closed = closed_writes(state)
         for operation, reason in closed.items():
             for rule in RULES_OF_WRITES[operation]:
                 result.skipped.setdefault(rule, f"{operation} not sent: {reason}")
-        stream = from_schema(load_schema(session, seed, budget_seconds, list(closed))).execute()
+        stream = from_schema(load_schema(state, seed, budget_seconds, list(closed))).execute()
         for event in stream:
             collector.on(event)
             if collector.budget_spent:
                 stream.stop()
     finally:
         activate(None)
-        fixed.after(session)
-    for violation, reproduction in session.violations:
+        fixed.after(state)
+    for violation, reproduction in state.violations:
         collector.add(violation.rule, str(violation), reproduction)
-    result.exercised.update(session.exercised)
-    result.skipped.update(session.skipped)
-    result.requests += session.requests
-    result.invites = session.invites
+    result.exercised.update(state.exercised)
+    result.skipped.update(state.skipped)
+    result.requests += state.requests
+    result.invites = state.invites
     result.seconds = time.monotonic() - started
     return result
 
@@ -153,8 +153,8 @@ def run_contract(
 class _Collector:
     """Turns engine events into findings, one per distinct rule and message."""
 
-    def __init__(self, session: ContractSession, result: SuiteResult, seed: int) -> None:
-        self.session = session
+    def __init__(self, state: RunState, result: SuiteResult, seed: int) -> None:
+        self.state = state
         self.result = result
         self.seed = seed
         self.seen: set[tuple[str, ...]] = set()
@@ -193,7 +193,7 @@ class _Collector:
                 interaction = recorder.interactions.get(failure.case_id or case_id)
                 status = interaction.response.status_code if interaction and interaction.response \
                     else None
-                keyed = interaction is not None and self.session.sent_with_key_a(interaction)
+                keyed = interaction is not None and self.state.sent_with_key_a(interaction)
                 rule, message = self.describe(node.name, failure, status, keyed)
                 kind = (rule, node.name, failure.operation or "")
                 exception = getattr(failure, "exception", None)
@@ -241,7 +241,7 @@ class _Collector:
         self.result.findings.append(Finding(rule, SUITE, message, reproduction))
 
     def redact(self, text: str) -> str:
-        for key in (self.session.target.key_a, self.session.target.key_b):
+        for key in (self.state.target.key_a, self.state.target.key_b):
             if key:
                 text = text.replace(key, "<redacted>")
         return text

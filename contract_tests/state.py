@@ -78,7 +78,7 @@ class Canaries:
         return {"notes": self.notes, "structured_data": {"r14_canary": self.data}}
 
 
-class ContractSession:
+class RunState:
     """Clients, the ledger of created members, the planted canaries and the run's bookkeeping."""
 
     def __init__(self, target: Target, effort: Effort, email_template: str | None = None, *,
@@ -268,19 +268,19 @@ class ContractSession:
 
     @property
     def requests(self) -> int:
-        """Requests the session's own clients sent (setup, probes, clean-up)."""
+        """Requests this run's own clients sent (setup, probes, clean-up)."""
         return sum(client.sent for client in (self.a, self.b, self.anonymous) if client)
 
 
-_ACTIVE: ContractSession | None = None
+_ACTIVE: RunState | None = None
 
 
-def activate(session: ContractSession | None) -> None:
-    """Make `session` the one the registered hooks and checks consult."""
+def activate(state: RunState | None) -> None:
+    """Make `state` the one the registered hooks and checks consult."""
     global _ACTIVE
-    _ACTIVE = session
+    _ACTIVE = state
 
 
-def current() -> ContractSession | None:
-    """The running contract session, or None outside a run (hooks and checks stand aside)."""
+def current() -> RunState | None:
+    """The state of the running contract run, or None outside one (hooks and checks stand aside)."""
     return _ACTIVE
