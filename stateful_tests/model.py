@@ -23,7 +23,7 @@ MEMBERSHIP_DEFAULTS: dict[str, Any] = {
     "structured_data": {},
 }
 # R4: a PUT carrying any of these answers 422 read_only_field and changes nothing.
-PROFILE_FIELDS = ("email", "name", "role", "expertise", "locale", "profile")
+PROFILE_FIELDS = ("name", "email", "role", "expertise", "locale", "profile")
 READ_ONLY_FIELDS = (
     "user_id",
     "avatar_id",
