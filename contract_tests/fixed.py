@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from contract_tests.checks import instant
+from contract_tests.checks import same_value
 from contract_tests.state import MAX_PAGES, PAGE_LIMIT, ApiClient, RunState
 
 # An ordinary name that is not ASCII: every invite the suite sends itself carries one.
@@ -256,7 +256,7 @@ def profile_changes(before: dict[str, Any], now: dict[str, Any]) -> dict[str, An
     """The profile fields that differ, date-times compared as instants."""
     changed = {k: (before.get(k), now.get(k)) for k in PROFILE_FIELDS
                if before.get(k) != now.get(k)}
-    if instant(before.get("created_at")) != instant(now.get("created_at")):
+    if not same_value(before.get("created_at"), now.get("created_at"), date_time=True):
         changed["created_at"] = (before.get("created_at"), now.get("created_at"))
     return changed
 

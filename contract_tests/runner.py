@@ -177,6 +177,8 @@ class _Collector:
                      f"{event.info}", "")
         elif isinstance(event, events.FatalError):
             raise event.exception
+        elif isinstance(event, events.Interrupted):
+            self.result.skipped.setdefault("SPEC", "the run was interrupted before it finished")
         elif isinstance(event, events.EngineFinished):
             for failure in event.failures:
                 self.add(*self.describe("", failure, None), "")
