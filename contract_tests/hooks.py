@@ -43,8 +43,8 @@ class InviteBudgetSpent(Exception):
     """The run's invite budget (`max_invites`) is spent: no more POST /users."""
 
 
-class RequestBudgetSpent(Exception):
-    """The run's request budget (`max_requests`) is spent, but for the clean-up."""
+class BudgetSpent(Exception):
+    """The run's request or time budget is spent, but for the clean-up."""
 
 
 class NoWriteTarget(Exception):
@@ -134,9 +134,9 @@ def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> Non
     state = current()
     if state is None:
         return
-    left = state.requests_left()
-    if left is not None and left <= 0:
-        raise RequestBudgetSpent(f"the request budget of {state.max_requests} is spent")
+    spent = state.budget_spent()
+    if spent:
+        raise BudgetSpent(spent)
     body = case.body
     if case.method == "POST" and case.path == "/users":
         left = state.invites_left()

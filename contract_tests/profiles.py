@@ -13,12 +13,14 @@ class Effort:
     max_examples: int
     auth_probes_per_phase: int  # cases per operation and phase sent again without a valid key
     stateful_steps: int
+    fill_budget: bool = False  # given a time budget, keep fuzzing until it is spent
 
 
 PROFILES: dict[str, Effort] = {
     "dev": Effort(max_examples=15, auth_probes_per_phase=2, stateful_steps=6),
     "ci": Effort(max_examples=40, auth_probes_per_phase=4, stateful_steps=10),
-    "fuzz": Effort(max_examples=300, auth_probes_per_phase=10, stateful_steps=20),
+    "fuzz": Effort(max_examples=300, auth_probes_per_phase=10, stateful_steps=20,
+                   fill_budget=True),
 }
 DEFAULT_PROFILE = "ci"
 

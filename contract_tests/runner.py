@@ -67,8 +67,7 @@ def load_schema(state: RunState, seed: int, seconds: float | None,
     settings["generation"]["max-examples"] = state.effort.max_examples
     settings["phases"]["stateful"]["max-steps"] = state.effort.stateful_steps
     settings["seed"] = seed
-    if seconds is not None:
-        # the clean-up after the engine needs a share of the budget too
+    if seconds is not None and state.effort.fill_budget:
         settings["max-time"] = max(1, int(seconds * 0.85) - 5)
     operations = settings.setdefault("operations", [])
     if closed:
@@ -121,8 +120,12 @@ def run_contract(
     if seed is None:
         seed = int(os.environ.get("FUZZ_SEED") or 0) or random.randrange(1, 2**31)
     _, chosen = effort(profile)
+    # A time budget is a target for the fuzz profile (Schemathesis's max-time, see load_schema),
+    # a limit for the others; either way the clean-up after the engine needs a share of it.
+    limit = None if budget_seconds is None or chosen.fill_budget else max(
+        1.0, budget_seconds * 0.85 - 5)
     state = RunState(target, chosen, email_template, max_invites=max_invites,
-                              max_requests=max_requests, read_only=read_only)
+                     max_requests=max_requests, seconds=limit, read_only=read_only)
     result = SuiteResult(suite=SUITE)
     collector = _Collector(state, result, seed)
     activate(state)
@@ -169,7 +172,7 @@ class _Collector:
             if isinstance(error, contract_tests.hooks.InviteBudgetSpent):
                 self.result.skipped["R7"] = f"later invites were not sent: {error}"
                 return
-            if isinstance(error, contract_tests.hooks.RequestBudgetSpent):
+            if isinstance(error, contract_tests.hooks.BudgetSpent):
                 self.result.skipped["SPEC"] = f"the run stopped early: {error}"
                 self.budget_spent = True
                 return

@@ -83,11 +83,12 @@ class RunState:
 
     def __init__(self, target: Target, effort: Effort, email_template: str | None = None, *,
                  max_invites: int | None = None, max_requests: int | None = None,
-                 read_only: bool = False) -> None:
+                 seconds: float | None = None, read_only: bool = False) -> None:
         self.target = target
         self.effort = effort
         self.max_invites = max_invites  # successful invites the run may make, with any key
         self.max_requests = max_requests
+        self.deadline = None if seconds is None else time.monotonic() + seconds
         self.generated = 0  # requests Schemathesis sent
         self.read_only = read_only
         self.email_template = email_template or os.environ.get(
@@ -190,13 +191,18 @@ class RunState:
         with self._lock:
             self.invites += 1
 
-    def requests_left(self) -> int | None:
-        """Requests the run may still send, keeping enough to remove what it created."""
-        if self.max_requests is None:
-            return None
+    def budget_spent(self) -> str | None:
+        """Why the run must send no more generated requests, if it must not: its request budget
+        (keeping enough to remove what it created) or its time is spent."""
         with self._lock:
             reserve = len(self.created_a) + len(self.created_b) + len(self.restore_b) + 10
-        return self.max_requests - self.generated - self.requests - reserve
+        if self.max_requests is not None and (
+            self.generated + self.requests + reserve >= self.max_requests
+        ):
+            return f"the request budget of {self.max_requests} is spent"
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return "the time budget is spent"
+        return None
 
     def hidden_ids(self, case_id: str = "") -> set[str]:
         """Ids key A must not see: B's members (R1) and members removed here (R1, R6), except
