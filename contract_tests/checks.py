@@ -455,7 +455,8 @@ def r13_requests_without_a_valid_key_are_refused(
     and changes nothing."""
     state = current()
     phase = case.meta.phase.name.value if case.meta is not None else "unknown"
-    if (state is None or not is_probeable(case)
+    if (state is None or not is_probeable(case) or state.budget_spent()
+            or (case.method == "POST" and not state.may_invite())
             or not state.take_auth_probe(case.operation.label, phase)):
         return
     exercised("R13")

@@ -52,15 +52,17 @@ def after(state: RunState) -> None:
     if state.read_only:
         return
     b = state.b
-    if b is not None:
-        _tolerant(state, lambda s: _shared_person_survives(s, b))
-    for user_id in sorted(state.created_a - set(state.removed_a)):
-        state.a.send("DELETE", f"/users/{user_id}")
-    if b is not None:
-        for user_id in sorted(state.created_b):
-            b.send("DELETE", f"/users/{user_id}")
-        for user_id, original in state.restore_b:
-            b.send("PUT", f"/users/{user_id}", json=original)
+    try:
+        if b is not None:
+            _tolerant(state, lambda s: _shared_person_survives(s, b))
+    finally:
+        for user_id in sorted(state.created_a - set(state.removed_a)):
+            state.a.send("DELETE", f"/users/{user_id}")
+        if b is not None:
+            for user_id in sorted(state.created_b):
+                b.send("DELETE", f"/users/{user_id}")
+            for user_id, original in state.restore_b:
+                b.send("PUT", f"/users/{user_id}", json=original)
 
 
 def _tolerant(state: RunState, scenario: Callable[[RunState], None]) -> None:
@@ -111,8 +113,7 @@ def invite(state: RunState, client: ApiClient, *, email: str | None = None,
         "profile": profile or {"name": NAME},
         "membership": {"notes": notes, "structured_data": structured_data or {}},
     }
-    left = state.invites_left()
-    if left is not None and left <= 0:
+    if not state.may_invite():
         return None
     answer = client.send("POST", "/users", json=body)
     if answer.status_code == 201:
@@ -155,8 +156,7 @@ def _join_shared_person(state: RunState, shared: dict[str, Any], email: str) -> 
     sent_profile = {"name": OTHER_NAME, "locale": None}
     body = {"email": f"  {email.upper()} ", "profile": sent_profile,
             "membership": {"notes": "contract suite: shared with Avatar B"}}
-    left = state.invites_left()
-    if left is not None and left <= 0:
+    if not state.may_invite():
         return
     answer = state.a.send("POST", "/users", json=body)
     if answer.status_code == 201:

@@ -139,8 +139,7 @@ def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> Non
         raise BudgetSpent(spent)
     body = case.body
     if case.method == "POST" and case.path == "/users":
-        left = state.invites_left()
-        if left is not None and left <= 0:
+        if not state.may_invite():
             raise InviteBudgetSpent(f"the invite budget of {state.max_invites} is spent")
         if isinstance(body, dict):
             body = {**body, "email": _safe_email(state, body["email"])} if "email" in body \

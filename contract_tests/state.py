@@ -183,9 +183,10 @@ class RunState:
             ours = user_id in self.created_a and user_id != self.sentinel
             return ours or user_id in self.b_only_ours
 
-    def invites_left(self) -> int | None:
+    def may_invite(self) -> bool:
+        """Whether the invite budget (if any) allows another invite."""
         with self._lock:
-            return None if self.max_invites is None else self.max_invites - self.invites
+            return self.max_invites is None or self.invites < self.max_invites
 
     def count_invite(self) -> None:
         with self._lock:
@@ -195,7 +196,8 @@ class RunState:
         """Why the run must send no more generated requests, if it must not: its request budget
         (keeping enough to remove what it created) or its time is spent."""
         with self._lock:
-            reserve = len(self.created_a) + len(self.created_b) + len(self.restore_b) + 10
+            # the clean-up, and the few reads of the last fixed scenario
+            reserve = len(self.created_a) + len(self.created_b) + len(self.restore_b) + 20
         if self.max_requests is not None and (
             self.generated + self.requests + reserve >= self.max_requests
         ):
