@@ -319,7 +319,7 @@ def run_checks(run: Run) -> None:
             outcome = run_suite(
                 name, target, seconds=seconds, seed=settings.seed, profile=settings.profile,
                 email_template=run.suite_template, max_invites=invites_left,
-                read_only=settings.read_only or None)
+                max_requests=requests_left, read_only=settings.read_only or None)
         if run.interrupted:
             raise Interrupted(run.interrupted)
         run.results.append(outcome.result)
