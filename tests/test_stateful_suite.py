@@ -13,14 +13,22 @@ from harness.target import EMBEDDED_KEY_A, EMBEDDED_KEY_B, Target, embedded_mock
 from stateful_tests import run_stateful_suite
 from stateful_tests.runner import STATEFUL_MOCK_CONFIG
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stateful-suite")]
+pytestmark = pytest.mark.slow
+# Two groups, so that the suite's runs share both workers of `pytest -n 2 --dist loadgroup`.
+FIRST, SECOND = (
+    pytest.mark.xdist_group("stateful-suite-1"),
+    pytest.mark.xdist_group("stateful-suite-2"),
+)
 
 
 def describe(findings: list) -> str:
     return "\n\n".join(f"{f.message}\n\nReproduce:\n{f.reproduction}" for f in findings)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize(
+    "seed",
+    [pytest.param(1, marks=FIRST), pytest.param(2, marks=FIRST), pytest.param(3, marks=SECOND)],
+)
 def test_the_correct_mock_breaks_no_rule(seed: int) -> None:
     # Given the embedded mock without faults, When the ci profile runs with this seed,
     result = run_stateful_suite(profile="ci", seed=seed)
@@ -33,6 +41,7 @@ def test_the_correct_mock_breaks_no_rule(seed: int) -> None:
     assert result.invites > 0 and result.requests > result.invites
 
 
+@SECOND
 def test_a_mock_with_default_limits_breaks_no_rule() -> None:
     # Given a mock started by someone else with the contract's default limits (60 an hour),
     with embedded_mock() as target:
@@ -43,6 +52,7 @@ def test_a_mock_with_default_limits_breaks_no_rule() -> None:
     assert result.ok, describe(result.findings)
 
 
+@FIRST
 def test_without_key_b_the_cross_avatar_rules_are_skipped_not_failed() -> None:
     # Given only Avatar A's key,
     with embedded_mock(**STATEFUL_MOCK_CONFIG) as mock:
@@ -55,6 +65,7 @@ def test_without_key_b_the_cross_avatar_rules_are_skipped_not_failed() -> None:
     assert "R14" in result.skipped and "MAXGOOD_API_KEY_B" in result.skipped["R14"]
 
 
+@SECOND
 def test_a_finding_names_its_rule_with_a_redacted_curl_reproduction() -> None:
     # Given a mock that lets PUT write the person's name (R4),
     # When the suite runs,
