@@ -26,6 +26,7 @@ import contract_tests.hooks
 from contract_tests import fixed
 from contract_tests.curl import curl, curl_of
 from contract_tests.profiles import effort
+from contract_tests.spec import READ_ONLY_FIELDS
 from contract_tests.state import RunState, activate
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
@@ -192,27 +193,33 @@ class _Collector:
                 if not is_rule_check(node.name):
                     # the rule checks count themselves, only when they had something to judge
                     self.result.exercised[BUILTIN_RULES.get(node.name, "SPEC")] += 1
-                if node.failure_info is None:
-                    continue
-                failure = node.failure_info.failure
-                interaction = recorder.interactions.get(failure.case_id or case_id)
-                status = interaction.response.status_code if interaction and interaction.response \
-                    else None
-                keyed = interaction is not None and self.state.sent_with_key_a(interaction)
-                rule, message = self.describe(node.name, failure, status, keyed)
-                kind = (rule, node.name, failure.operation or "")
-                exception = getattr(failure, "exception", None)
-                if isinstance(exception, contract_tests.checks.ProbeViolation):
-                    reproduction = curl_of(exception.request)
-                elif interaction is not None:
-                    request = interaction.request
-                    reproduction = curl(request.method, request.uri, request.headers, request.body)
-                else:
-                    reproduction = ""
-                self.add(rule, message, reproduction, kind)
+                if node.failure_info is not None:
+                    self.failure(recorder, node.name, node.failure_info.failure, case_id)
 
-    def describe(self, check: str, failure: Failure, status: int | None, keyed: bool = True
-                 ) -> tuple[str, str]:
+    def failure(self, recorder: ScenarioRecorder, check: str, failure: Failure, case_id: str
+                ) -> None:
+        """A check's failure as a finding, reproduced by the request that showed it."""
+        case_id = failure.case_id or case_id
+        interaction = recorder.interactions.get(case_id)
+        response = interaction.response if interaction is not None else None
+        case = recorder.cases[case_id].value if case_id in recorder.cases else None
+        rule, message = self.describe(
+            check, failure, response.status_code if response is not None else None,
+            keyed=interaction is not None and self.state.sent_with_key_a(interaction),
+            updated=case.body if case is not None and case.method == "PUT" else None,
+        )
+        exception = getattr(failure, "exception", None)
+        if isinstance(exception, contract_tests.checks.ProbeViolation):
+            reproduction = curl_of(exception.request)
+        elif interaction is not None:
+            request = interaction.request
+            reproduction = curl(request.method, request.uri, request.headers, request.body)
+        else:
+            reproduction = ""
+        self.add(rule, message, reproduction, (rule, check, failure.operation or ""))
+
+    def describe(self, check: str, failure: Failure, status: int | None, *, keyed: bool = True,
+                 updated: object = None) -> tuple[str, str]:
         """The rule a failure breaks, and a message that starts with it."""
         exception = getattr(failure, "exception", None)
         if isinstance(failure, CustomFailure) and isinstance(exception, RuleViolation):
@@ -222,6 +229,10 @@ class _Collector:
             rule = "R13"  # a valid key refused
         if check == "negative_data_rejection" and not keyed:
             rule = "R13"  # a request without a valid key accepted
+        elif check == "negative_data_rejection" and isinstance(updated, dict) and set(
+            updated
+        ) & set(READ_ONLY_FIELDS):
+            rule = "R4"  # an update with a profile or read-only field accepted
         missing = [h.lower() for h in getattr(failure, "missing_headers", ())]
         if missing:
             rule = next((HEADER_RULES[h] for h in missing if h in HEADER_RULES), rule)
