@@ -30,7 +30,9 @@ from harness.reporting import RunReport, merge
 from harness.suites import SuiteUnavailable, accepted, entry_point, run_suite
 from harness.target import Target, embedded_mock, target_from_env
 
-SUITES = ("contract", "stateful")
+# The stateful suite first: it reaches every rule within seconds (tests/test_suites_catch_faults),
+# so a broken rule shows early, before the contract suite fuzzes the spec at length.
+SUITES = ("stateful", "contract")
 DEFAULT_TEMPLATE = "qa+{token}@example.com"
 # A suite that keeps its own time overruns by up to a batch; the guard's stop loses what it
 # found, so the stop comes late. A suite in rounds is stopped near the end of its share.
