@@ -156,5 +156,4 @@ bad_credentials = st.none() | st.sampled_from(
         "Bearer mgak_000000000000.an-unknown-secret",
     )
 )
-operations = st.sampled_from(("list", "read", "update", "remove", "invite"))
 page_limits = st.integers(1, 5)
