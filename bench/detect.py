@@ -171,14 +171,18 @@ def measure(
     and not run again, and `checkpoint` gets the figures after each run.
     """
     try:
-        from harness import fuzz  # noqa: F401
+        from harness import fuzz
         from mock_server.faults import CATALOGUE
     except ImportError as error:
         return {"status": "unavailable", "reason": f"harness.fuzz cannot be imported: {error}"}
     chosen = list(range(FIRST_SEED, FIRST_SEED + seeds))
     runs: list[dict[str, Any]] = []
     baseline: dict[str, Any] | None = None
-    if previous and previous.get("minutes") == minutes:
+    if (
+        previous
+        and previous.get("minutes") == minutes
+        and previous.get("suite_order") == list(fuzz.SUITES)
+    ):
         runs = [run for run in previous.get("runs", []) if "error" not in run]
         baseline = previous.get("baseline")
     done = {(run["fault"], run["seed"]) for run in runs}
@@ -188,6 +192,7 @@ def measure(
         catalogue = {name: fault for name, fault in CATALOGUE.items() if name in measured}
         return {
             "status": "measured" if len(runs) >= len(CATALOGUE) * seeds else "partial",
+            "suite_order": list(fuzz.SUITES),
             "minutes": minutes,
             "seeds": chosen,
             "faults": summarise(runs, catalogue, minutes),

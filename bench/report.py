@@ -215,6 +215,7 @@ def _detect(results: dict[str, Any]) -> list[str]:
         reason = (detect or {}).get("reason", "not measured yet")
         return [*lines, f"Not measured: {reason}.", ""]
     budget = detect["minutes"] * 60
+    order = detect.get("suite_order", ["contract", "stateful"])
     lines += [
         f"Measured {detect.get('measured_at', '')}. Each catalogued fault "
         f"(`mock_server.faults.CATALOGUE`) switched on alone, `make fuzz` run as with "
@@ -222,8 +223,8 @@ def _detect(results: dict[str, Any]) -> list[str]:
         f"(seeds {detect['seeds'][0]} to {detect['seeds'][-1]}), stopped at the first finding "
         "of the rule the fault breaks: the time from the start of the run to that finding "
         "(after shrinking, as a person sees it) and the requests sent until then. The "
-        f"contract suite runs first for half the budget ({budget / 2:.0f} s), then the "
-        "stateful suite. A seed that did not find the fault counts at the whole budget.",
+        f"{order[0]} suite runs first for half the budget ({budget / 2:.0f} s), then the "
+        f"{order[1]} suite. A seed that did not find the fault counts at the whole budget.",
         "",
     ]
     if detect["status"] == "partial":
@@ -262,6 +263,9 @@ def _detect(results: dict[str, Any]) -> list[str]:
             "else the machine was doing.",
             "",
         ]
+    earlier = results.get("detect_superseded")
+    if earlier:
+        lines += _superseded(earlier, detect)
     baseline = detect.get("baseline")
     if baseline and "error" not in baseline:
         others = baseline.get("other_findings", [])
@@ -272,6 +276,27 @@ def _detect(results: dict[str, Any]) -> list[str]:
             "",
         ]
     return lines
+
+
+def _superseded(earlier: dict[str, Any], detect: dict[str, Any]) -> list[str]:
+    """A line comparing with an earlier measurement of another suite order."""
+    import statistics
+
+    def typical(runs: list[dict[str, Any]], budget: float) -> tuple[float, float, int]:
+        seconds = [run["seconds"] if run["detected"] else budget for run in runs]
+        requests = [run["requests"] for run in runs]
+        return statistics.median(seconds), statistics.median(requests), len(runs)
+
+    before = typical(earlier["runs"], earlier["minutes"] * 60)
+    after = typical(detect["runs"], detect["minutes"] * 60)
+    return [
+        f"Earlier, {earlier['suite_order'][0]} suite first ({before[2]} runs, seeds "
+        f"{min(r['seed'] for r in earlier['runs'])}–{max(r['seed'] for r in earlier['runs'])}):"
+        f" median {before[0]:.1f} s and {before[1]:,.0f} requests over all runs; now, "
+        f"{detect['suite_order'][0]} suite first ({after[2]} runs): median {after[0]:.1f} s and "
+        f"{after[1]:,.0f} requests. Both are in results.json.",
+        "",
+    ]
 
 
 def _reading_notes(results: dict[str, Any]) -> list[str]:
@@ -357,7 +382,8 @@ def plot_detect(detect: dict[str, Any]) -> None:
         )
     axis.set_yticks(range(len(rows)), [f"{r['fault']} ({r['rule']})" for r in rows], fontsize=8)
     axis.set_ylim(-0.7, len(rows) - 0.3)
-    for x, label in ((budget / 2, "stateful suite starts"), (budget, "end of the budget")):
+    second = detect.get("suite_order", ["contract", "stateful"])[1]
+    for x, label in ((budget / 2, f"{second} suite starts"), (budget, "end of the budget")):
         axis.axvline(x, color="#888888", linestyle="--", linewidth=1)
         axis.text(
             x,
