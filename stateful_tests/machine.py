@@ -772,28 +772,30 @@ class TwoAvatars(RuleBasedStateMachine):
         )
         self.model.update(avatar, user, answer.body)
 
-    @rule(user=invited, body=s.protected_changes())
+    @rule(user=invited, bodies=st.lists(s.protected_changes(), min_size=1, max_size=3))
     @step
-    def update_identity_or_read_only_field(self, user: str, body: dict[str, Any]) -> None:
+    def update_identity_or_read_only_fields(self, user: str, bodies: list[dict[str, Any]]) -> None:
         """R4: profile and read-only fields answer 422 read_only_field, naming them; no change."""
         avatar = self.home_of(user)
-        answer = self.send(avatar, "update", user, body)
-        self.last = Step("update", avatar, user, answer.ok)
-        context = f"key {avatar} sends {sorted(body)} to {user}"
-        if not self.model.is_active(avatar, user):
+        for body in bodies:
+            answer = self.send(avatar, "update", user, body)
+            self.last = Step("update", avatar, user, answer.ok)
+            context = f"key {avatar} sends {sorted(body)} to {user}"
+            if not self.model.is_active(avatar, user):
+                self.expect(
+                    answer.status in (404, 422), "R1", f"{context}: not a member: {said(answer)}"
+                )
+                continue
+            self.expect(answer.status == 422, "R4", f"{context}: expected 422: {said(answer)}")
+            self.has_code(answer, "read_only_field", "R4", context)
+            protected = {name for name in body if name in PROTECTED_FIELDS}
+            named = answer.body.get("fields")
             self.expect(
-                answer.status in (404, 422), "R1", f"{context}: not a member: {said(answer)}"
+                isinstance(named, list)
+                and protected <= set(named) <= protected | {s.UNKNOWN_FIELD},
+                "R4",
+                f"{context}: fields {named!r}, expected {sorted(protected)}",
             )
-            return
-        self.expect(answer.status == 422, "R4", f"{context}: expected 422: {said(answer)}")
-        self.has_code(answer, "read_only_field", "R4", context)
-        protected = {name for name in body if name in PROTECTED_FIELDS}
-        named = answer.body.get("fields")
-        self.expect(
-            isinstance(named, list) and protected <= set(named) <= protected | {s.UNKNOWN_FIELD},
-            "R4",
-            f"{context}: fields {named!r}, expected {sorted(protected)}",
-        )
 
     # A member present before the run is never written on a real server (a bug would change a
     # real owner): only where the starting state can be put back.
