@@ -106,6 +106,7 @@ class TwoAvatars(RuleBasedStateMachine):
         self.failed = False
         self.created_emails: set[str] = set()
         self.first_joined: dict[tuple[str, str], Any] = {}  # (avatar, user) -> joined_at, R6
+        self.frames = 0  # frame checks so far, to read a different member each time
 
     # -- checks ----------------------------------------------------------------------------------
 
@@ -385,9 +386,23 @@ class TwoAvatars(RuleBasedStateMachine):
                     "R1",
                     f"after {self.last.op}: the list of {avatar}",
                 )
+            self.one_member_reads_as_listed()
         except BaseException:
             self.failed = True
             raise
+
+    def one_member_reads_as_listed(self) -> None:
+        """GET shows what the list shows (R1, R14): one member per check, each in turn."""
+        self.frames += 1
+        avatar = self.model.avatars[self.frames % len(self.model.avatars)]
+        order = self.model.order(avatar)
+        if not order:
+            return
+        user_id = order[(self.frames // len(self.model.avatars)) % len(order)]
+        answer = self.send(avatar, "get", user_id)
+        context = f"after {self.last.op}: key {avatar} reads its member {user_id}"
+        self.expect(answer.status == 200, "R1", f"{context}: {said(answer)}")
+        self.member_matches_model(avatar, answer.body, "R1", "R1", context)
 
     # -- the starting members ------------------------------------------------------------------
 
