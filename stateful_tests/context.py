@@ -25,6 +25,7 @@ DEFAULT_EMAIL_TEMPLATE = "qa+{token}@example.com"
 # The embedded mock's clock moves on by a little over the rolling hour before each example, so
 # every example starts with empty invite windows (R7) and replays identically while shrinking.
 CLOCK_STEP_SECONDS = 3601
+# How long the last RateLimit-* headers are trusted to predict the next invite's (R7).
 RATE_MEMORY_SECONDS = 5.0
 
 
@@ -40,7 +41,7 @@ class EmailFactory:
 
     def fresh(self) -> str:
         self.count += 1
-        return self.template.format(token=f"st{self.run}n{self.count}")
+        return self.template.replace("{token}", f"st{self.run}n{self.count}")
 
 
 @dataclass
