@@ -487,10 +487,12 @@ class TwoAvatars(RuleBasedStateMachine):
     def invite_until_refused(self, avatar: str) -> None:
         """R7: fresh invites until the hourly limit (429) or the seat limit (403) answers.
 
-        Then it removes them (R6: their seats are free again) and lets the embedded mock's
-        clock pass the hour, so the rest of the example can still invite.
+        The embedded mock's clock passes the hour first, so the whole hourly allowance can
+        reach the seat limit; then it removes them (R6: their seats are free again) and lets
+        the hour pass again, so the rest of the example can still invite.
         """
         self.burst_done = True
+        self.ctx.let_the_hour_pass()  # the whole hourly allowance, to reach the seat limit
         created = []
         for _ in range(BURST_MAX):
             user_id = self.invite(avatar, self.ctx.emails.fresh(), "as registered", None, None)

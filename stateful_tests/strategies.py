@@ -131,12 +131,12 @@ UNKNOWN_FIELD = "nickname"
 def protected_changes(draw: st.DrawFn) -> dict[str, Any]:
     """A PUT body with protected fields (R4), maybe membership fields, rarely an unknown one.
 
-    Mostly one protected field alone, a profile field in half the draws: sending the person's
-    name or email is the likeliest mistake, and one field makes a failure easy to read.
+    Mostly one protected field alone, a profile field in half the draws and the name most of
+    all: sending the person's name is the likeliest mistake, and one field reads easily.
     """
     kind = draw(st.integers(0, 3))
     if kind <= 1:
-        names = {draw(st.sampled_from(PROFILE_FIELDS))}
+        names = {draw(st.just("name") | st.sampled_from(PROFILE_FIELDS))}
     elif kind == 2:
         names = {draw(st.sampled_from(READ_ONLY_FIELDS))}
     else:
