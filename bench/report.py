@@ -255,12 +255,14 @@ def _detect(results: dict[str, Any]) -> list[str]:
     lines += ["", "![time to detect](time_to_detect.png)", ""]
     commits = sorted({run["commit"] for run in detect["runs"] if run.get("commit")})
     if commits:
+        unrecorded = any(not run.get("commit") for run in detect["runs"])
         lines += [
             "The suites ran from commit(s) "
             + ", ".join(f"`{c}`" for c in commits)
-            + " (`+`: with changes not yet committed); runs without a commit predate its "
-            "recording. The requests are the steadier figure: the seconds also count whatever "
-            "else the machine was doing.",
+            + " (`+`: with changes not yet committed)"
+            + ("; runs without a commit predate its recording" if unrecorded else "")
+            + ". The requests are the steadier figure: the seconds also count whatever else "
+            "the machine was doing.",
             "",
         ]
     earlier = results.get("detect_superseded")
@@ -282,19 +284,24 @@ def _superseded(earlier: dict[str, Any], detect: dict[str, Any]) -> list[str]:
     """A line comparing with an earlier measurement of another suite order."""
     import statistics
 
-    def typical(runs: list[dict[str, Any]], budget: float) -> tuple[float, float, int]:
+    def typical(runs: list[dict[str, Any]], budget: float) -> tuple[float, float, int, float]:
         seconds = [run["seconds"] if run["detected"] else budget for run in runs]
         requests = [run["requests"] for run in runs]
-        return statistics.median(seconds), statistics.median(requests), len(runs)
+        slowest = max(
+            statistics.median(s for r, s in zip(runs, seconds, strict=True) if r["fault"] == f)
+            for f in {run["fault"] for run in runs}
+        )
+        return statistics.median(seconds), statistics.median(requests), len(runs), slowest
 
     before = typical(earlier["runs"], earlier["minutes"] * 60)
     after = typical(detect["runs"], detect["minutes"] * 60)
     return [
         f"Earlier, {earlier['suite_order'][0]} suite first ({before[2]} runs, seeds "
         f"{min(r['seed'] for r in earlier['runs'])}–{max(r['seed'] for r in earlier['runs'])}):"
-        f" median {before[0]:.1f} s and {before[1]:,.0f} requests over all runs; now, "
-        f"{detect['suite_order'][0]} suite first ({after[2]} runs): median {after[0]:.1f} s and "
-        f"{after[1]:,.0f} requests. Both are in results.json.",
+        f" median {before[0]:.1f} s and {before[1]:,.0f} requests over all runs, the slowest "
+        f"fault's median {before[3]:.0f} s; now, {detect['suite_order'][0]} suite first "
+        f"({after[2]} runs): median {after[0]:.1f} s and {after[1]:,.0f} requests, the slowest "
+        f"fault's median {after[3]:.0f} s. Both are in results.json.",
         "",
     ]
 
