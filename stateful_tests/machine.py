@@ -482,30 +482,33 @@ class TwoAvatars(RuleBasedStateMachine):
         self.invite(avatar, self.model.people[user].email, form, profile, membership)
 
     @precondition(lambda self: self.ctx.allow_bursts and not self.burst_done)
-    @rule(avatar=s.avatars)
+    @rule()
     @step
-    def invite_until_refused(self, avatar: str) -> None:
-        """R7: fresh invites until the hourly limit (429) or the seat limit (403) answers.
+    def invite_until_refused(self) -> None:
+        """R7: in each Avatar, fresh invites until the hourly limit (429) or the seat limit
+        (403) answers; whichever comes first, every Avatar is pushed to one of its limits.
 
         The embedded mock's clock passes the hour first, so the whole hourly allowance can
-        reach the seat limit; then it removes them (R6: their seats are free again) and lets
-        the hour pass again, so the rest of the example can still invite.
+        reach the seat limit; then the invited are removed (R6: their seats are free again)
+        and the hour passes again, so the rest of the example can still invite.
         """
         self.burst_done = True
-        self.ctx.let_the_hour_pass()  # the whole hourly allowance, to reach the seat limit
-        created = []
-        for _ in range(BURST_MAX):
-            user_id = self.invite(avatar, self.ctx.emails.fresh(), "as registered", None, None)
-            if user_id is None:
-                break
-            created.append(user_id)
-        for user_id in created:
-            answer = self.send(avatar, "remove", user_id)
-            self.expect(
-                answer.status == 204, "R6", f"key {avatar} removes {user_id}: {said(answer)}"
-            )
-            self.model.leave(avatar, user_id)
-        self.last = Step("remove", avatar)
+        for avatar in self.model.avatars:
+            self.ctx.let_the_hour_pass()
+            created = []
+            for _ in range(BURST_MAX):
+                email = self.ctx.emails.fresh()
+                user_id = self.invite(avatar, email, "as registered", None, None)
+                if user_id is None:
+                    break
+                created.append(user_id)
+            for user_id in created:
+                answer = self.send(avatar, "remove", user_id)
+                self.expect(
+                    answer.status == 204, "R6", f"key {avatar} removes {user_id}: {said(answer)}"
+                )
+                self.model.leave(avatar, user_id)
+            self.last = Step("remove", avatar)
         self.ctx.let_the_hour_pass()
 
     def invite(
