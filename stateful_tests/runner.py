@@ -324,7 +324,9 @@ def _finding(violation: RuleViolation, seed: int, profile: str, flaky: bool) -> 
         message += "\n\nSteps:\n  " + "\n  ".join(steps)
     if flaky:
         message += "\n\n(The failure did not repeat when the steps were run again.)"
-    message += f"\n\nReplay: {SEED_ENV}={seed} HYPOTHESIS_PROFILE={profile}"
+    # Hypothesis mixes constants from the loaded modules' source into what it generates, so a
+    # seed replays exactly through the same entry point (make fuzz, the gate, pytest ...).
+    message += f"\n\nReplay: {SEED_ENV}={seed} HYPOTHESIS_PROFILE={profile} (same entry point)"
     return Finding(
         rule=violation.rule,
         suite=SUITE,
