@@ -767,30 +767,36 @@ class TwoAvatars(RuleBasedStateMachine):
 
     # -- update (R4, R5, R9, R11) ---------------------------------------------------------------
 
-    @rule(user=invited, where=s.whose_avatar, changes=s.membership_changes)
+    @rule(
+        user=invited,
+        where=s.whose_avatar,
+        changes=st.lists(s.membership_changes, min_size=1, max_size=3),
+    )
     @step
-    def update_membership(self, user: str, where: str, changes: dict[str, Any]) -> None:
-        """R5 in the person's own Avatar; R1 (404) through another Avatar's key."""
+    def update_membership(self, user: str, where: str, changes: list[dict[str, Any]]) -> None:
+        """R5 in the person's own Avatar, one PUT after another (each must keep what the one
+        before set and this one did not send); R1 (404) through another Avatar's key."""
         home = self.home_of(user)
         avatar = home if where == "own" else (self.model.other(home) or home)
-        answer = self.send(avatar, "update", user, changes)
-        self.last = Step("update", avatar, user, answer.ok)
-        if not self.model.is_active(avatar, user):
-            self.answers_like_an_unknown_id(avatar, answer, user, "R1")
-            return
-        context = f"key {avatar} updates {user} with {changes}"
-        self.expect(answer.status == 200, "R5", f"{context}: {said(answer)}")
-        before = self.model.seats[avatar][user]
-        # The server sets updated_at; the model learns it from this answer (checked below).
-        self.model.seats[avatar][user] = replace(before.changed(changes), updated_at=None)
-        self.member_matches_model(avatar, answer.body, "R4", "R5", context)
-        updated = instant(answer.body["membership"]["updated_at"])
-        self.expect(
-            before.updated_at is None or updated >= before.updated_at,
-            "R5",
-            f"{context}: updated_at went back from {before.updated_at} to {updated}",
-        )
-        self.model.update(avatar, user, answer.body)
+        for change in changes:
+            answer = self.send(avatar, "update", user, change)
+            self.last = Step("update", avatar, user, answer.ok)
+            if not self.model.is_active(avatar, user):
+                self.answers_like_an_unknown_id(avatar, answer, user, "R1")
+                continue
+            context = f"key {avatar} updates {user} with {change}"
+            self.expect(answer.status == 200, "R5", f"{context}: {said(answer)}")
+            before = self.model.seats[avatar][user]
+            # The server sets updated_at; the model learns it from this answer (checked below).
+            self.model.seats[avatar][user] = replace(before.changed(change), updated_at=None)
+            self.member_matches_model(avatar, answer.body, "R4", "R5", context)
+            updated = instant(answer.body["membership"]["updated_at"])
+            self.expect(
+                before.updated_at is None or updated >= before.updated_at,
+                "R5",
+                f"{context}: updated_at went back from {before.updated_at} to {updated}",
+            )
+            self.model.update(avatar, user, answer.body)
 
     @rule(user=invited, bodies=st.lists(s.protected_changes(), min_size=1, max_size=3))
     @step
