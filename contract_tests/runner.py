@@ -30,7 +30,7 @@ from contract_tests.spec import READ_ONLY_FIELDS
 from contract_tests.state import RunState, activate
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
-from harness.target import Target, resolve_target
+from harness.target import Target, embedded_mock
 from openapi import load_api_spec
 
 CONFIG_PATH = Path(__file__).with_name("schemathesis.toml")
@@ -99,24 +99,27 @@ def run_contract(
     *,
     seed: int | None = None,
     profile: str | None = None,
-    email_template: str | None = None,
     budget_seconds: float | None = None,
+    email_template: str | None = None,
     max_invites: int | None = None,
     max_requests: int | None = None,
     read_only: bool = False,
+    faults: tuple[str, ...] = (),
 ) -> SuiteResult:
-    """Run the contract suite against `target`, by default the embedded mock.
+    """Run the contract suite against `target`, by default the embedded mock (with `faults` on).
 
     `seed` and `profile` default to FUZZ_SEED and HYPOTHESIS_PROFILE; `budget_seconds`,
     `max_requests` and `max_invites` (successful invites) bound the run, which then still removes
-    what it created; `read_only` sends only reads.
+    what it created; `email_template` makes the invited addresses (default
+    MAXGOOD_EMAIL_TEMPLATE); `read_only` sends only reads.
     """
     if target is None:
-        with resolve_target() as resolved:
-            return run_contract(resolved, seed=seed, profile=profile,
-                                email_template=email_template, budget_seconds=budget_seconds,
-                                max_invites=max_invites, max_requests=max_requests,
-                                read_only=read_only)
+        with embedded_mock(faults) as mock:
+            return run_contract(mock, seed=seed, profile=profile, budget_seconds=budget_seconds,
+                                email_template=email_template, max_invites=max_invites,
+                                max_requests=max_requests, read_only=read_only)
+    if faults:
+        raise ValueError("faults apply only to the embedded mock this runner starts (target=None)")
     started = time.monotonic()
     if seed is None:
         seed = int(os.environ.get("FUZZ_SEED") or 0) or random.randrange(1, 2**31)

@@ -9,7 +9,8 @@ per suite, with the named faults switched on; or against MAXGOOD_BASE_URL with M
 seed is printed first, so a run can be replayed; the summary names each rule, how often it was
 exercised, and for each failure the reproduction as curl commands (keys redacted).
 
-Exit status: 0 no rule broken, 1 some rule broken, 2 misconfigured, 130 interrupted.
+Exit status: 0 no rule broken, 1 some rule broken, 2 misconfigured or incomplete (a suite that
+could not run to its end), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -27,17 +28,16 @@ from harness.client import ApiClient
 from harness.guard import Budget, Guard
 from harness.report import SuiteResult
 from harness.reporting import RunReport, merge
-from harness.suites import SuiteUnavailable, accepted, entry_point, run_suite
+from harness.suites import SuiteUnavailable, run_suite
 from harness.target import Target, embedded_mock, target_from_env
 
 # The stateful suite first: it reaches every rule within seconds (tests/test_suites_catch_faults),
 # so a broken rule shows early, before the contract suite fuzzes the spec at length.
 SUITES = ("stateful", "contract")
 DEFAULT_TEMPLATE = "qa+{token}@example.com"
-# A suite that keeps its own time overruns by up to a batch; the guard's stop loses what it
-# found, so the stop comes late. A suite in rounds is stopped near the end of its share.
-GRACE_TIMED = (2.0, 90.0)
-GRACE_ROUNDS = (1.15, 5.0)
+# A suite keeps its own time but may overrun by up to a batch; the guard's stop loses what it
+# found, so the guard stops a suite only well past its share: twice it, and a minute and a half.
+GRACE_FACTOR, GRACE_SECONDS = 2.0, 90.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,8 +72,12 @@ def faults_from(args: argparse.Namespace) -> tuple[str, ...]:
     return faults
 
 
+def email_template() -> str:
+    return os.environ.get("MAXGOOD_EMAIL_TEMPLATE") or DEFAULT_TEMPLATE
+
+
 @contextlib.contextmanager
-def counted(target: Target | None, seconds: float, grace: tuple[float, float]) -> Iterator[Guard]:
+def counted(target: Target | None, seconds: float, template: str) -> Iterator[Guard]:
     """Count every request and invite on the wire; against a real server, keep writes to what
     the run created; stop a suite that overruns its share of the time."""
     external = target is not None and target.admin_url is None
@@ -83,8 +87,8 @@ def counted(target: Target | None, seconds: float, grace: tuple[float, float]) -
     guard = Guard(
         base_url=target.base_url if target else "http://embedded.invalid",
         keys=keys,
-        email_template=os.environ.get("MAXGOOD_EMAIL_TEMPLATE") or DEFAULT_TEMPLATE,
-        budget=Budget(seconds=seconds * grace[0] + grace[1]),
+        email_template=template,
+        budget=Budget(seconds=seconds * GRACE_FACTOR + GRACE_SECONDS),
         enforce_ledger=external,
         honour_retry_after=external,
     )
@@ -109,58 +113,26 @@ def remove_leftovers(guard: Guard, target: Target) -> list[str]:
 
 def fuzz_suite(name: str, external: Target | None, faults: tuple[str, ...], seconds: float,
                seed: int, profile: str, report: RunReport) -> SuiteResult:
-    """Fuzz one suite for `seconds`: in one call if it takes a time budget, else in rounds.
-
-    A suite without a time budget runs its profile's effort once per round, each round against
-    a fresh mock with the next seed (seed, seed + 1, ...), so a replay repeats the same rounds.
-    """
-    timed = bool(accepted(entry_point(name), {"seconds": seconds}))
-    deadline = time.monotonic() + seconds
-    rounds: list[SuiteResult] = []
-    last = 0.0
-    while not rounds or (not timed and deadline - time.monotonic() > last):
-        began = time.monotonic()
-        with contextlib.ExitStack() as stack:
-            target = external
-            if target is None and name == "contract":
-                target = stack.enter_context(embedded_mock(faults))
-            guard = stack.enter_context(counted(target, deadline - began,
-                                                GRACE_TIMED if timed else GRACE_ROUNDS))
-            # Given no target, the stateful suite starts its own mock, with limits it can reach.
-            outcome = run_suite(name, target, seconds=deadline - began, seed=seed + len(rounds),
-                                profile=profile, faults=faults if target is None else None)
-            if external is not None:
-                report.leftovers += remove_leftovers(guard, external)
-            report.requests = (report.requests or 0) + guard.requests
-            report.invites = (report.invites or 0) + guard.invites
-        outcome.result.requests = outcome.result.requests or guard.requests
-        rounds.append(outcome.result)
-        last = time.monotonic() - began
-        if outcome.stopped:
-            report.notes.append(f"the {name} suite stopped early: {outcome.stopped}")
-            break
-    if len(rounds) > 1:
-        report.notes.append(f"the {name} suite ran {len(rounds)} rounds, seeds {seed} to "
-                            f"{seed + len(rounds) - 1}")
-    return combine(name, rounds)
-
-
-def combine(name: str, rounds: list[SuiteResult]) -> SuiteResult:
-    """Several rounds of one suite as one result; a finding seen twice is kept once."""
-    total = SuiteResult(suite=name)
-    seen: set[tuple[str, str]] = set()
-    for result in rounds:
-        for finding in result.findings:
-            if (finding.rule, finding.message) not in seen:
-                seen.add((finding.rule, finding.message))
-                total.findings.append(finding)
-        total.exercised.update(result.exercised)
-        for rule, reason in result.skipped.items():
-            total.skipped.setdefault(rule, reason)
-        total.requests += result.requests
-        total.invites += result.invites
-        total.seconds += result.seconds
-    return total
+    """Fuzz one suite for `seconds` against `external`, or a fresh embedded mock with `faults`."""
+    template = email_template()
+    with contextlib.ExitStack() as stack:
+        target = external
+        if target is None and name == "contract":
+            target = stack.enter_context(embedded_mock(faults))
+        guard = stack.enter_context(counted(target, seconds, template))
+        # Given no target, the stateful suite starts its own mock, with limits it can reach.
+        outcome = run_suite(name, target, seconds=seconds, seed=seed, profile=profile,
+                            email_template=template, faults=faults if target is None else ())
+        if external is not None:
+            report.leftovers += remove_leftovers(guard, external)
+        report.requests = (report.requests or 0) + guard.requests
+        report.invites = (report.invites or 0) + guard.invites
+    outcome.result.requests = outcome.result.requests or guard.requests
+    if outcome.error is not None:
+        report.incomplete.append(outcome.stopped or str(outcome.error))
+    elif outcome.stopped:
+        report.notes.append(f"the {name} suite stopped early: {outcome.stopped}")
+    return outcome.result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   {name}: {len(result.findings)} finding(s), {result.requests} requests, "
                   f"{result.seconds:.0f}s", flush=True)
     except SuiteUnavailable as missing:
-        report.notes.append(str(missing))
+        report.incomplete.append(str(missing))
     except KeyboardInterrupt:
         interrupted = True
         report.notes.append("interrupted: the summary covers the suites that finished")
@@ -220,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         report.write(args.report_dir)
     if interrupted:
         return 130
-    return 0 if report.ok else 1
+    if report.findings:
+        return 1
+    return 2 if report.incomplete else 0
 
 
 if __name__ == "__main__":

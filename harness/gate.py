@@ -42,7 +42,7 @@ from harness.probes import GateChecks, Snapshot, walk
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport, merge
 from harness.rules import RULES, RuleViolation
-from harness.suites import SuiteUnavailable, run_suite, supports
+from harness.suites import SuiteUnavailable, run_suite
 from harness.target import Target
 
 PROG = "maxgood-contract"
@@ -267,7 +267,7 @@ class Run:
     notes: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     unauthenticated_emails: set[str] = field(default_factory=set)
-    incomplete: str | None = None
+    incomplete: list[str] = field(default_factory=list)  # what kept the run from judging all
     interrupted: int | None = None
     _emails: Iterator[int] = field(default_factory=lambda: iter(range(1, 10**9)))
 
@@ -302,13 +302,6 @@ def run_checks(run: Run) -> None:
     for index, name in enumerate(suites):
         if run.interrupted:
             raise Interrupted(run.interrupted)
-        try:
-            if settings.read_only and not supports(name, "read_only"):
-                run.notes.append(f"the {name} suite did not run: it has no read-only mode")
-                continue
-        except SuiteUnavailable as missing:
-            run.notes.append(str(missing))
-            continue
         with run.guard.share(len(suites) - index):
             seconds, requests_left, invites_left = run.guard.left()
             if (seconds is not None and seconds <= 1) or requests_left == 0:
@@ -316,18 +309,23 @@ def run_checks(run: Run) -> None:
                 continue
             progress(f"running the {name} suite (up to {seconds or 0:.0f}s, {requests_left} "
                      f"requests, {invites_left} invites)")
-            outcome = run_suite(
-                name, target, seconds=seconds, seed=settings.seed, profile=settings.profile,
-                email_template=run.suite_template, max_invites=invites_left,
-                max_requests=requests_left, read_only=settings.read_only or None)
+            try:
+                outcome = run_suite(
+                    name, target, seconds=seconds, seed=settings.seed, profile=settings.profile,
+                    email_template=run.suite_template, max_invites=invites_left,
+                    max_requests=requests_left, read_only=settings.read_only)
+            except SuiteUnavailable as missing:
+                run.incomplete.append(str(missing))
+                continue
         if run.interrupted:
             raise Interrupted(run.interrupted)
         run.results.append(outcome.result)
         if outcome.stopped:
             run.notes.append(f"the {name} suite stopped early: {outcome.stopped}")
-        if isinstance(outcome.error, requests.RequestException):
-            # The target stopped answering: nothing can be said about the rules it left.
-            run.incomplete = outcome.stopped
+        if outcome.error is not None:
+            # The target stopped answering, or the suite could not cope: the rules it left
+            # unjudged cannot pass.
+            run.incomplete.append(outcome.stopped or str(outcome.error))
 
 
 def clean_up(run: Run) -> None:
@@ -503,7 +501,7 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
         except GuardRefusal as refusal:
             run.notes.append(f"stopped: {refusal.reason}")
         except requests.RequestException as error:
-            run.incomplete = str(unreachable(target.base_url, error))
+            run.incomplete.append(str(unreachable(target.base_url, error)))
         finally:
             shield()
             clean_up(run)
@@ -521,16 +519,16 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
         facts=_facts(settings, run),
         notes=run.notes + _guard_notes(guard),
         leftovers=run.leftovers,
+        incomplete=run.incomplete,
         secrets=[k for k in (settings.key_a, settings.key_b) if k],
     )
     if run.interrupted:
         report.notes.insert(0, f"interrupted by {signal.Signals(run.interrupted).name}; the "
                             "members created so far were removed")
         return report, 128 + run.interrupted
-    if not report.ok or run.leftovers:
+    if report.findings or run.leftovers:
         return report, EXIT_VIOLATIONS
     if run.incomplete:
-        report.notes.insert(0, f"incomplete: {run.incomplete}")
         return report, EXIT_UNUSABLE
     return report, EXIT_OK
 

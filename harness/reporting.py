@@ -57,6 +57,9 @@ class RunReport:
     facts: list[tuple[str, str]] = field(default_factory=list)  # extra "what: value" lines
     notes: list[str] = field(default_factory=list)  # cleanup, refusals, interruptions
     leftovers: list[str] = field(default_factory=list)  # memberships it could not remove
+    # Why the run could not judge the target whole: a suite that crashed, a target that went
+    # away. An incomplete run never passes, whatever the rules it did check say.
+    incomplete: list[str] = field(default_factory=list)
     # Keys never appear in a report, whatever a suite put in a message or reproduction.
     secrets: list[str] = field(default_factory=list, repr=False)
 
@@ -88,7 +91,7 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        return not self.findings and not self.incomplete
 
     @property
     def total_requests(self) -> int:
@@ -106,7 +109,8 @@ class RunReport:
         outcomes = self.outcomes()
         failed = [o.rule for o in outcomes if o.status == FAIL]
         skipped = sum(o.status == SKIPPED for o in outcomes)
-        verdict = f"FAILED: {', '.join(failed)}" if failed else "passed"
+        verdict = (f"FAILED: {', '.join(failed)}" if failed
+                   else "INCOMPLETE" if self.incomplete else "passed")
         return (f"{verdict} ({len(outcomes) - len(failed) - skipped} passed, {len(failed)} "
                 f"failed, {skipped} skipped; {self.total_requests} requests, "
                 f"{self.total_invites} invites, {self.seconds:.1f}s)")
@@ -128,6 +132,7 @@ class RunReport:
                      f"invites used: {self.total_invites}; {self.seconds:.1f}s")
         if self.seed is not None:
             lines.append(f"seed: {self.seed}")
+        lines += [f"INCOMPLETE: {reason}" for reason in self.incomplete]
         lines += [f"note: {note}" for note in self.notes]
         if self.leftovers:
             lines.append("NOT REMOVED (remove by hand):")
@@ -145,9 +150,9 @@ class RunReport:
         outcomes = self.outcomes()
         suite = ET.Element("testsuite", {
             "name": "maxgood-contract",
-            "tests": str(len(outcomes)),
+            "tests": str(len(outcomes) + len(self.incomplete)),
             "failures": str(sum(o.status == FAIL for o in outcomes)),
-            "errors": "0",
+            "errors": str(len(self.incomplete)),
             "skipped": str(sum(o.status == SKIPPED for o in outcomes)),
             "time": f"{self.seconds:.3f}",
         })
@@ -170,6 +175,10 @@ class RunReport:
             out = ET.SubElement(case, "system-out")
             out.text = f"exercised {o.exercised} times" + (
                 f"; skipped by {o.reason}" if o.reasons else "")
+        for reason in self.incomplete:
+            case = ET.SubElement(suite, "testcase", {
+                "classname": "maxgood-contract", "name": "the run is complete", "time": "0"})
+            ET.SubElement(case, "error", {"message": _one_line(reason), "type": "incomplete"})
         if self.notes or self.leftovers:
             out = ET.SubElement(suite, "system-out")
             out.text = "\n".join(self.notes + [f"not removed: {x}" for x in self.leftovers])
@@ -198,6 +207,8 @@ class RunReport:
                          f"invites, {len(result.findings)} findings, {result.seconds:.1f}s")
         if self.seed is not None:
             lines += ["", f"Seed: `{self.seed}`"]
+        if self.incomplete:
+            lines += ["", "## Incomplete", ""] + [f"- {reason}" for reason in self.incomplete]
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {note}" for note in self.notes]
         if self.leftovers:

@@ -5,8 +5,8 @@
 
 `pytest stateful_tests` runs it against MAXGOOD_BASE_URL (MAXGOOD_API_KEY, MAXGOOD_API_KEY_B)
 or else the embedded mock. HYPOTHESIS_PROFILE=dev|ci|fuzz sets the effort, FUZZ_SEED replays a
-run, MAXGOOD_EMAIL_TEMPLATE makes the invited addresses and MAXGOOD_INVITE_BUDGET bounds the
-invites sent to a real server.
+run, MAXGOOD_EMAIL_TEMPLATE makes the invited addresses; `run_stateful_suite` also takes them
+as arguments, with the budgets of invites, requests and time (see `harness.suites`).
 
 - `model`: the pure model (people, seats, what each answer must show);
 - `machine`: the rule-based state machine and its frame check after every step;

@@ -13,6 +13,7 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import hypothesis
@@ -38,9 +39,11 @@ from .profiles import (
 
 SUITE = "stateful"
 SEED_ENV = "FUZZ_SEED"
-INVITE_BUDGET_ENV = "MAXGOOD_INVITE_BUDGET"
 DEFAULT_INVITE_BUDGET = 40  # per run, against a server whose invite windows cannot be moved
 INVITES_PER_EXAMPLE = 4  # against a real server (a precondition of every invite rule)
+# A step, with its frame check (both Avatars listed, one member read), costs a few requests;
+# the first batch is sized by this, the next ones by what the last batch spent.
+REQUESTS_PER_STEP = 8
 FIRST_BATCH = 20  # with a time budget: the first batch's size, which times the next ones
 MIN_BATCH = 5  # fuzz: a batch smaller than this is not worth starting
 GENERIC_SECONDS_PER_EXAMPLE = 0.5  # a generous estimate, to keep the generic pass in budget
@@ -53,6 +56,9 @@ STATEFUL_MOCK_CONFIG: dict[str, Any] = {
 }
 # CONTRACT.md, "Mock defaults": the seat limits of an embedded mock started with its defaults.
 MOCK_DEFAULT_SEAT_LIMITS = {"essential": 25, "enterprise": 500}
+READ_ONLY_SKIP = "the stateful suite invites, updates and removes: a read-only run leaves it out"
+# The rules its checks judge (R9 only where the target's state can be restored).
+CHECKED_RULES = tuple(RULES)
 CROSS_AVATAR_SKIP = "needs a second Avatar's key (MAXGOOD_API_KEY_B)"
 OWNER_PROBE_SKIP = (
     "probing the owner writes a member present before the run: only on a target whose state "
@@ -67,42 +73,53 @@ class TargetUnusable(RuntimeError):
 def run_stateful_suite(
     target: Target | None = None,
     *,
-    faults: tuple[str, ...] = (),
-    profile: str | None = None,
     seed: int | None = None,
+    profile: str | None = None,
     budget_seconds: float | None = None,
+    email_template: str | None = None,
+    max_invites: int | None = None,
+    max_requests: int | None = None,
+    read_only: bool = False,
+    faults: tuple[str, ...] = (),
     seat_limits: dict[str, int] | None = None,
     generic: bool = True,
 ) -> SuiteResult:
     """Run the stateful suite against `target` (or the embedded mock, with `faults` on).
 
+    seed: the Hypothesis seed (default FUZZ_SEED, else random; every finding names it).
     profile: dev|ci|fuzz (default HYPOTHESIS_PROFILE, else ci); fuzz repeats batches until
     `budget_seconds` (default 120), and with any profile no example starts after it.
-    seed: the Hypothesis seed (default FUZZ_SEED, else random; every finding names it).
+    email_template: the addresses it invites (default MAXGOOD_EMAIL_TEMPLATE, else a reserved
+    domain). max_invites, max_requests: no batch starts that could not be paid for; a real
+    target's invites default to a small budget. read_only: the suite writes, so it does not run.
     seat_limits: {"A": n, "B": m} where a real target's seat limits are known (R7).
     """
+    if read_only:
+        result = SuiteResult(suite=SUITE)
+        for rule in CHECKED_RULES:
+            result.skipped[rule] = READ_ONLY_SKIP
+        return result
+    budget = Budget(budget_seconds, max_invites, max_requests)
+    emails = EmailFactory(email_template)
     if target is None:
         with embedded_mock(faults, **STATEFUL_MOCK_CONFIG) as started:
-            return _run(
-                started,
-                profile=profile,
-                seed=seed,
-                budget_seconds=budget_seconds,
-                seat_limits=seat_limits,
-                mock_seat_limits=STATEFUL_MOCK_CONFIG["seat_limits"],
-                generic=generic,
-            )
+            return _run(started, profile=profile, seed=seed, budget=budget, emails=emails,
+                        seat_limits=seat_limits,
+                        mock_seat_limits=STATEFUL_MOCK_CONFIG["seat_limits"], generic=generic)
     if faults:
         raise ValueError("faults apply only to the embedded mock this runner starts (target=None)")
-    return _run(
-        target,
-        profile=profile,
-        seed=seed,
-        budget_seconds=budget_seconds,
-        seat_limits=seat_limits,
-        mock_seat_limits=MOCK_DEFAULT_SEAT_LIMITS,
-        generic=generic,
-    )
+    return _run(target, profile=profile, seed=seed, budget=budget, emails=emails,
+                seat_limits=seat_limits, mock_seat_limits=MOCK_DEFAULT_SEAT_LIMITS,
+                generic=generic)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one run may spend; None is no bound (the time then follows the profile)."""
+
+    seconds: float | None
+    invites: int | None
+    requests: int | None
 
 
 def _run(
@@ -110,7 +127,8 @@ def _run(
     *,
     profile: str | None,
     seed: int | None,
-    budget_seconds: float | None,
+    budget: Budget,
+    emails: EmailFactory,
     seat_limits: dict[str, int] | None,
     mock_seat_limits: dict[str, int],
     generic: bool,
@@ -119,8 +137,8 @@ def _run(
     effort = PROFILES[name]
     first_seed = _seed(seed)
     started_at = time.monotonic()
-    budget = budget_seconds or (DEFAULT_FUZZ_SECONDS if name == "fuzz" else None)
-    ctx = _context(target, seat_limits, mock_seat_limits)
+    seconds = budget.seconds or (DEFAULT_FUZZ_SECONDS if name == "fuzz" else None)
+    ctx = _context(target, seat_limits, mock_seat_limits, emails, budget.invites)
     result = SuiteResult(suite=SUITE)
     malformed = _malformed_starting_members(ctx)
     if malformed is not None:
@@ -136,18 +154,19 @@ def _run(
     real = target.admin_url is None
     shrink = not real
     # The model's machine gets the time budget but a fifth; the generic pass the rest.
-    machine_until = None if budget is None else started_at + budget * (0.8 if generic else 1.0)
+    machine_until = None if seconds is None else started_at + seconds * (0.8 if generic else 1.0)
     examples = effort.examples if machine_until is None else min(effort.examples, FIRST_BATCH)
-    examples = _within_invite_budget(ctx, examples, INVITES_PER_EXAMPLE)
+    requests_each = effort.steps * REQUESTS_PER_STEP  # until a batch has measured it
+    examples = _affordable(ctx, budget, examples, INVITES_PER_EXAMPLE, requests_each)
     # A failure is shrunk for a quarter of the time budget at most.
     shrink_seconds = (
         effort.shrink_seconds
-        if budget is None
-        else min(effort.shrink_seconds, max(2.0, budget / 4))
+        if seconds is None
+        else min(effort.shrink_seconds, max(2.0, seconds / 4))
     )
     batch_seed = first_seed
     while examples > 0:
-        began = time.monotonic()
+        began, requests_before = time.monotonic(), ctx.requests
         machine = type("TwoAvatarsRun", (TwoAvatars,), {"ctx": ctx, "__module__": __name__})
         settings = machine_settings(name, examples=examples, shrink=shrink)
         _collect(
@@ -164,15 +183,17 @@ def _run(
             break
         # fuzz: the next batch, with the next seed, sized to end by the deadline.
         per_example = (time.monotonic() - began) / examples
+        requests_each = max(1, (ctx.requests - requests_before) // examples)
         left = machine_until - time.monotonic()
         examples = min(effort.examples, int(left / per_example) if per_example > 0 else 0)
-        examples = _within_invite_budget(ctx, examples, INVITES_PER_EXAMPLE)
+        examples = _affordable(ctx, budget, examples, INVITES_PER_EXAMPLE, requests_each)
         examples = examples if examples >= MIN_BATCH else 0
         batch_seed += 1
     if generic:
-        examples = _within_invite_budget(ctx, effort.generic_examples, effort.generic_steps)
-        if budget is not None:
-            left = started_at + budget - time.monotonic()
+        examples = _affordable(ctx, budget, effort.generic_examples, effort.generic_steps,
+                               effort.generic_steps * REQUESTS_PER_STEP)
+        if seconds is not None:
+            left = started_at + seconds - time.monotonic()
             examples = min(examples, max(MIN_BATCH, int(left / GENERIC_SECONDS_PER_EXAMPLE)))
         links_settings = hypothesis.settings(
             machine_settings(name, examples=max(1, examples), shrink=shrink),
@@ -211,11 +232,14 @@ def _malformed_starting_members(ctx: RunContext) -> Finding | None:
     return None
 
 
-def _within_invite_budget(ctx: RunContext, examples: int, invites_per_example: int) -> int:
-    """As many examples as the invite budget left pays for, at most `examples`."""
-    if ctx.invite_budget is None:
-        return examples
-    return min(examples, max(0, ctx.invite_budget - ctx.invites_used) // invites_per_example)
+def _affordable(ctx: RunContext, budget: Budget, examples: int, invites_each: int,
+                requests_each: int) -> int:
+    """As many examples as the invites and requests left pay for, at most `examples`."""
+    if ctx.invite_budget is not None:
+        examples = min(examples, max(0, ctx.invite_budget - ctx.invites_used) // invites_each)
+    if budget.requests is not None:
+        examples = min(examples, max(0, budget.requests - ctx.requests) // requests_each)
+    return examples
 
 
 def _seed(seed: int | None) -> int:
@@ -226,16 +250,12 @@ def _seed(seed: int | None) -> int:
     return random.SystemRandom().randrange(2**32)
 
 
-def _batches(first_seed: int) -> Iterator[int]:
-    """The seed of each batch: FUZZ_SEED, then FUZZ_SEED + 1, ... (a fuzz run replays exactly)."""
-    batch_seed = first_seed
-    while True:
-        yield batch_seed
-        batch_seed += 1
-
-
 def _context(
-    target: Target, seat_limits: dict[str, int] | None, mock_seat_limits: dict[str, int]
+    target: Target,
+    seat_limits: dict[str, int] | None,
+    mock_seat_limits: dict[str, int],
+    emails: EmailFactory,
+    max_invites: int | None,
 ) -> RunContext:
     """Clients for each key, and the members of each Avatar before the run."""
     session = requests.Session()
@@ -256,7 +276,8 @@ def _context(
         clients=clients,
         baseline=baseline,
         seat_limits=dict(seat_limits or {}),
-        emails=EmailFactory(),
+        emails=emails,
+        invite_budget=max_invites,
     )
     if target.admin_url is not None:
         ctx.starting_export = ctx.admin_call("GET", "/state")
@@ -264,7 +285,8 @@ def _context(
         if seat_limits is None:
             ctx.seat_limits = _mock_seat_limits(ctx, mock_seat_limits)
     else:
-        ctx.invite_budget = int(os.environ.get(INVITE_BUDGET_ENV) or DEFAULT_INVITE_BUDGET)
+        if max_invites is None:
+            ctx.invite_budget = DEFAULT_INVITE_BUDGET
         ctx.invites_per_example = INVITES_PER_EXAMPLE
     return ctx
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,9 @@ from harness.target import Target
 CALLS: list[dict[str, Any]] = []
 
 
-def timed_suite(target: Target | None, *, budget_seconds: float, seed: int, profile: str,
-                faults: tuple[str, ...] = ()) -> SuiteResult:
-    """Stands in for a suite that keeps its own time (like the stateful one)."""
-    CALLS.append({"suite": "timed", "target": target, "seconds": budget_seconds, "seed": seed,
-                  "profile": profile, "faults": faults,
+def stateful_stand_in(target: Target | None, **options: Any) -> SuiteResult:
+    """Stands in for the stateful suite: exercises R1 and R9, skips R14."""
+    CALLS.append({"suite": "stateful", "target": target, **options,
                   "env_profile": os.environ.get("HYPOTHESIS_PROFILE")})
     result = SuiteResult("stateful", requests=7, seconds=0.01)
     result.exercised.update({"R1": 2, "R9": 1})
@@ -34,10 +31,9 @@ def timed_suite(target: Target | None, *, budget_seconds: float, seed: int, prof
     return result
 
 
-def untimed_suite(target: Target, *, seed: int, profile: str) -> SuiteResult:
-    """Stands in for a suite that runs a fixed effort (like the contract one)."""
-    CALLS.append({"suite": "untimed", "target": target, "seed": seed})
-    time.sleep(0.2)
+def contract_stand_in(target: Target, **options: Any) -> SuiteResult:
+    """Stands in for the contract suite: finds R2 broken, with a curl line carrying the key."""
+    CALLS.append({"suite": "contract", "target": target, **options})
     result = SuiteResult("contract", requests=3, seconds=0.2)
     result.exercised.update({"R2": 1, "R12": 4})
     result.findings.append(Finding(
@@ -46,11 +42,16 @@ def untimed_suite(target: Target, *, seed: int, profile: str) -> SuiteResult:
     return result
 
 
+def crashing_stand_in(target: Target | None, **options: Any) -> SuiteResult:
+    raise KeyError("a field the suite did not expect")
+
+
 @pytest.fixture
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     CALLS.clear()
     monkeypatch.setattr(suites, "ENTRY_POINTS", {
-        "contract": (__name__, "untimed_suite"), "stateful": (__name__, "timed_suite")})
+        "contract": (__name__, "contract_stand_in"),
+        "stateful": (__name__, "stateful_stand_in")})
     for name in ("MAXGOOD_BASE_URL", "FUZZ_FAULTS", "FUZZ_SEED", "HYPOTHESIS_PROFILE"):
         # Set first, so that monkeypatch restores even a variable that was unset: fuzz.main
         # sets HYPOTHESIS_PROFILE, which must not reach the next test in this worker.
@@ -68,16 +69,16 @@ def test_fuzz_splits_the_budget_prints_the_seed_and_summarises_each_rule(
     out = capsys.readouterr().out
     # Then the seed comes first, so the run can be replayed
     assert out.startswith("FUZZ_SEED=1234")
-    # the suite without a time budget ran in rounds against fresh mocks, seed after seed
-    untimed = [c for c in stand_ins if c["suite"] == "untimed"]
-    assert len(untimed) >= 2
-    assert [c["seed"] for c in untimed] == list(range(1234, 1234 + len(untimed)))
-    assert len({c["target"].base_url for c in untimed}) == len(untimed)
-    # the other was given the rest of the budget, the fuzz profile and no target (its own mock)
-    (timed,) = [c for c in stand_ins if c["suite"] == "timed"]
-    assert 1 < timed["seconds"] <= 12
-    assert timed["target"] is None and timed["seed"] == 1234
-    assert timed["profile"] == timed["env_profile"] == "fuzz"
+    # each suite was given its share of the budget, the seed and the fuzz profile
+    stateful, contract = stand_ins
+    assert [stateful["suite"], contract["suite"]] == ["stateful", "contract"]
+    assert 1 < stateful["budget_seconds"] <= 12 and 1 < contract["budget_seconds"] <= 12
+    assert stateful["seed"] == contract["seed"] == 1234
+    assert stateful["profile"] == stateful["env_profile"] == "fuzz"
+    assert stateful["email_template"] == contract["email_template"] == "qa+{token}@example.com"
+    # the stateful suite starts its own mock; the contract suite is handed a fresh one
+    assert stateful["target"] is None
+    assert contract["target"].base_url.startswith("http://127.0.0.1:")
     # and the summary has every rule: exercised, failed (with its reproduction) or skipped
     assert status == 1
     rules = {f"R{n}" for n in range(1, 15)} | {"SPEC"}
@@ -103,6 +104,23 @@ def test_fuzz_switches_faults_on_in_the_mocks_it_starts(
     (call,) = stand_ins
     assert call["faults"] == ("owner_removable", "invite_overwrites_identity")
     assert "FUZZ_FAULTS=owner_removable,invite_overwrites_identity" in capsys.readouterr().out
+
+
+@pytest.mark.xdist_group("fuzz")
+def test_fuzz_never_passes_when_a_suite_could_not_run_to_its_end(
+    stand_ins: list[dict[str, Any]], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stateful suite that crashes, and a contract suite that finds nothing broken
+    monkeypatch.setattr(suites, "ENTRY_POINTS", {
+        "contract": (__name__, "stateful_stand_in"), "stateful": (__name__, "crashing_stand_in")})
+    # When make fuzz runs both
+    status = fuzz.main(["--minutes", "0.01"])
+    out = capsys.readouterr().out
+    # Then it exits 2 (not 0) and says which suite could not run, and why
+    assert status == 2
+    assert "INCOMPLETE: the stateful suite stopped with KeyError" in out
+    assert any(line.startswith("INCOMPLETE (") for line in out.splitlines()), out
 
 
 @pytest.mark.xdist_group("fuzz")

@@ -359,6 +359,34 @@ def test_gate_read_only_catches_what_reads_show(mock_factory, tmp_path: Path) ->
     assert "R1" in run.failed
 
 
+def crashing_suite(target: object, **options: object) -> SuiteResult:
+    raise KeyError("a field the suite did not expect")
+
+
+@pytest.mark.xdist_group("gate")
+def test_gate_never_passes_when_a_suite_could_not_run_to_its_end(
+    correct_mock: MockProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a suite that crashes against a server that keeps the contract
+    from harness import gate as gate_module
+    from harness import suites
+
+    monkeypatch.setattr(suites, "ENTRY_POINTS", {"stateful": (__name__, "crashing_suite")})
+    monkeypatch.setenv("MAXGOOD_API_KEY", KEY_A)
+    monkeypatch.setenv("MAXGOOD_API_KEY_B", KEY_B)
+    # When the gate runs its own checks and that suite
+    status = gate_module.main(["--base-url", correct_mock.base_url, "--suites", "gate,stateful",
+                               "--report-dir", str(tmp_path), *SMALL_BUDGET])
+    out = capsys.readouterr().out
+    # Then it exits 2, not 0: the rules the suite left unjudged cannot pass
+    assert status == 2, out
+    assert "INCOMPLETE: the stateful suite stopped with KeyError" in out
+    errors = [c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+              if c.find("error") is not None]
+    assert len(errors) == 1 and "KeyError" in errors[0].find("error").get("message", "")
+
+
 # --- misconfigured or unreachable: exit 2 with a clear message --------------------------------
 
 
