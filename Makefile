@@ -14,6 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 FUZZ_MINUTES ?= 2
 BENCH_ARGS ?=
+GATE_ARGS ?=
 export HYPOTHESIS_PROFILE
 
 .PHONY: help venv mock test lint spec-check fuzz gate bench clean
@@ -22,7 +23,7 @@ help:
 	@echo "make mock    serve the mock on http://$(HOST):$(PORT)/v1beta (seeded, admin at /_mock)"
 	@echo "make test    spec checks, the mock's own tests, the suites' power, Schemathesis on the mock"
 	@echo "make fuzz    both suites with the fuzz profile for FUZZ_MINUTES (default $(FUZZ_MINUTES))"
-	@echo "make gate    the CI gate against MAXGOOD_BASE_URL with MAXGOOD_API_KEY [MAXGOOD_API_KEY_B]"
+	@echo "make gate    the CI gate against MAXGOOD_BASE_URL with MAXGOOD_API_KEY [MAXGOOD_API_KEY_B]; GATE_ARGS=--read-only ..."
 	@echo "make bench   the mock against Prism, time to detect each fault; writes bench/results"
 
 $(STAMP): pyproject.toml
@@ -54,7 +55,7 @@ fuzz: $(STAMP)
 	FUZZ_MINUTES=$(FUZZ_MINUTES) $(BIN)/python -m harness.fuzz
 
 gate: $(STAMP)
-	$(BIN)/maxgood-contract --report-dir reports
+	$(BIN)/maxgood-contract --report-dir reports $(GATE_ARGS)
 
 # Benchmarks, not tests: Prism (pinned in bench/package.json, apart from the light tools above)
 # and wrk (Debian's package; without it the Python load generator in bench/ stands in).

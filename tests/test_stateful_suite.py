@@ -60,9 +60,24 @@ def test_without_key_b_the_cross_avatar_rules_are_skipped_not_failed() -> None:
         # When the suite runs,
         result = run_stateful_suite(target, profile="dev", seed=6, generic=False)
 
-    # Then it passes and says R14 was skipped, and why.
+    # Then it passes and says R14 was skipped, and why, without counting R14 as checked.
     assert result.ok, describe(result.findings)
     assert "R14" in result.skipped and "MAXGOOD_API_KEY_B" in result.skipped["R14"]
+    assert not result.exercised["R14"]
+
+
+@SECOND
+def test_without_key_b_a_leak_into_avatar_a_is_still_found() -> None:
+    # Given only Avatar A's key, and a mock whose GET shows notes of another Avatar (R14)
+    with embedded_mock(("get_shows_other_avatar_notes",), **STATEFUL_MOCK_CONFIG) as mock:
+        target = Target(base_url=mock.base_url, key_a=EMBEDDED_KEY_A, admin_url=mock.admin_url)
+        # When the suite runs,
+        result = run_stateful_suite(target, profile="ci", seed=8, generic=False)
+
+    # Then the leak is found all the same (skipping R14 only means not calling it passed): as
+    # the other Avatar's notes the suite cannot know them, so as a GET that differs from the list
+    assert result.failed_rules & {"R1", "R14"}, describe(result.findings)
+    assert any("Private coaching client of Solo" in f.reproduction for f in result.findings)
 
 
 @SECOND
