@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from contract_tests.checks import same_value
-from contract_tests.state import MAX_PAGES, PAGE_LIMIT, ApiClient, RunState
+from contract_tests.state import MAX_PAGES, PAGE_LIMIT, KeyedSession, RunState
 
 # An ordinary name that is not ASCII: every invite the suite sends itself carries one.
 NAME = "Zoë Ångström-Nowak"
@@ -104,7 +104,7 @@ def _sentinel_and_ghost(state: RunState) -> None:
             state.record_removal(ghost["user_id"])
 
 
-def invite(state: RunState, client: ApiClient, *, email: str | None = None,
+def invite(state: RunState, client: KeyedSession, *, email: str | None = None,
            profile: dict[str, Any] | None = None, notes: str | None = None,
            structured_data: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Invite an ordinary new person; the member, or None when the invite was refused."""
@@ -124,7 +124,7 @@ def invite(state: RunState, client: ApiClient, *, email: str | None = None,
     return member if isinstance(member, dict) and "user_id" in member else None
 
 
-def _plant(state: RunState, b: ApiClient) -> None:
+def _plant(state: RunState, b: KeyedSession) -> None:
     members_b = b.members()
     if members_b:
         state.avatar_b = members_b[0]["membership"]["avatar_id"]
@@ -185,7 +185,7 @@ def _join_shared_person(state: RunState, shared: dict[str, Any], email: str) -> 
                    f"{changed}", answer)
 
 
-def _mark_seeded_shared_people(state: RunState, b: ApiClient, ids_a: set[str]) -> None:
+def _mark_seeded_shared_people(state: RunState, b: KeyedSession, ids_a: set[str]) -> None:
     """Plant canaries in B's memberships of people A also sees; only on the embedded mock,
     because on a real server the suite writes only to members it created."""
     for member in b.members():
@@ -197,7 +197,7 @@ def _mark_seeded_shared_people(state: RunState, b: ApiClient, ids_a: set[str]) -
             state.restore_b.append((user_id, original))
 
 
-def _foreign_cursor(state: RunState, b: ApiClient) -> None:
+def _foreign_cursor(state: RunState, b: KeyedSession) -> None:
     """A cursor issued to Avatar B answers 400 invalid_cursor to key A (R10)."""
     page = b.send("GET", "/users", params={"limit": 1})
     cursor = page.json().get("next_cursor") if page.status_code == 200 else None
@@ -225,7 +225,7 @@ def _small_pages(state: RunState) -> None:
                    f"{sorted(set(whole) - set(walked))[:5]}", pages[-1] if pages else None)
 
 
-def _shared_person_survives(state: RunState, b: ApiClient) -> None:
+def _shared_person_survives(state: RunState, b: KeyedSession) -> None:
     """Removing the shared person from A leaves them, and B's membership, as they were (R6)."""
     shared = state.shared
     if shared is None or shared["user_id"] not in state.created_a:

@@ -33,8 +33,9 @@ MAX_PAGES = 20  # the suite looks for what it planted; 2,000 members is far enou
 WINDOW = 3600.0 - 60.0
 
 
-class ApiClient:
-    """One Avatar key's view of the API; counts the requests it sends."""
+class KeyedSession:
+    """One Avatar key's raw view of the API: answers as `requests.Response`, as the suite's
+    checks read them from Schemathesis too; counts the requests it sends."""
 
     def __init__(self, base_url: str, key: str | None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -97,9 +98,9 @@ class RunState:
         if "{token}" not in self.email_template:
             raise ValueError("MAXGOOD_EMAIL_TEMPLATE must contain {token}")
         self.run_id = secrets.token_hex(4)
-        self.a = ApiClient(target.base_url, target.key_a)
-        self.b = ApiClient(target.base_url, target.key_b) if target.key_b else None
-        self.anonymous = ApiClient(target.base_url, None)
+        self.a = KeyedSession(target.base_url, target.key_a)
+        self.b = KeyedSession(target.base_url, target.key_b) if target.key_b else None
+        self.anonymous = KeyedSession(target.base_url, None)
         self.canaries = Canaries()
         self.avatar_a: str | None = None
         self.avatar_b: str | None = None
