@@ -7,7 +7,8 @@ Every request of every phase passes `before_call` just before it is sent:
 - a request naming a user reads any member, but writes (any method but GET) name only members
   this run created: in A, in B (which must answer 404, R1), or the ghost, removed at the start;
 - `structured_data` stays within the limits the spec states beside JSON Schema (`x-max-bytes`,
-  `x-max-depth`), so a body the schema calls valid is one a server must accept;
+  `x-max-depth`), and `license_expires_at` within the instants it states (years 1 to 9999 in
+  UTC, no leap second), so a body the schema calls valid is one a server must accept;
 - a list request with a cursor carries one Avatar A issued (R10), not a generated string;
 - one generated update in three also carries a profile or read-only field (R4 answers 422).
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from datetime import UTC, datetime
 from typing import Any
 
 import schemathesis
@@ -29,6 +31,8 @@ from schemathesis.generation.meta import TestPhase
 from schemathesis.openapi.checks import EnsureResourceAvailability
 
 from contract_tests.spec import (
+    DATE_TIME,
+    DATE_TIME_EXAMPLE,
     EMAIL,
     EMAIL_MAX_LENGTH,
     MAX_STRUCTURED_BYTES,
@@ -69,9 +73,25 @@ def within_limits(data: Any) -> bool:
     return size <= MAX_STRUCTURED_BYTES and depth(data) <= MAX_STRUCTURED_DEPTH
 
 
-def _fit_structured_data(holder: Any) -> Any:
-    if isinstance(holder, dict) and not within_limits(holder.get("structured_data")):
-        return {**holder, "structured_data": {}}
+def representable(value: Any) -> bool:
+    """Whether a date-time the format admits is an instant the spec accepts (or no date-time)."""
+    if not isinstance(value, str) or not DATE_TIME.is_valid(value):
+        return True  # not a date-time at all: the schema already calls it invalid
+    try:
+        datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def fit_membership(holder: Any) -> Any:
+    """The membership fields within the limits the spec states beside JSON Schema."""
+    if not isinstance(holder, dict):
+        return holder
+    if not within_limits(holder.get("structured_data")):
+        holder = {**holder, "structured_data": {}}
+    if not representable(holder.get("license_expires_at")):
+        holder = {**holder, "license_expires_at": DATE_TIME_EXAMPLE}
     return holder
 
 
@@ -146,11 +166,11 @@ def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> Non
             body = {**body, "email": _safe_email(state, body["email"])} if "email" in body \
                 else body
             if isinstance(body.get("membership"), dict):
-                body = {**body, "membership": _fit_structured_data(body["membership"])}
+                body = {**body, "membership": fit_membership(body["membership"])}
             case.body = body
     meta = case.meta
     if case.method == "PUT" and isinstance(body, dict):
-        body = _fit_structured_data(body)
+        body = fit_membership(body)
         # Only where Schemathesis tracks the body, so that the case then counts as negative.
         if meta is not None and meta.phase.name in (TestPhase.COVERAGE, TestPhase.FUZZING):
             body = _with_read_only_field(body)

@@ -17,6 +17,10 @@ MAX_STRUCTURED_DEPTH: int = _SCHEMAS["StructuredData"]["x-max-depth"]
 # Schemathesis judges generated data with jsonschema-rs (ECMA-262 regexes, not Python's `re`).
 EMAIL = jsonschema_rs.validator_for(_SCHEMAS["Email"])
 EMAIL_MAX_LENGTH: int = _SCHEMAS["Email"]["maxLength"]
+# `format: date-time` admits instants the spec then excludes (year 0, a leap second, past 9999
+# in UTC); a generated body carrying one is no valid request.
+DATE_TIME = jsonschema_rs.validator_for(_SCHEMAS["DateTime"], validate_formats=True)
+DATE_TIME_EXAMPLE: str = _SCHEMAS["DateTime"]["example"]
 # R4: a Member's fields that PUT may not set (profile and read-only), `profile` itself included.
 READ_ONLY_FIELDS: tuple[str, ...] = tuple(sorted(
     (set(_SCHEMAS["Member"]["properties"]) | set(_SCHEMAS["Profile"]["properties"])

@@ -25,6 +25,53 @@ def nested(depth: int) -> dict[str, Any]:
     return value
 
 
+# --- Date-times: RFC 3339, and the instants the spec accepts -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00"),
+        ("0001-01-01T00:00:00-00:30", "0001-01-01T00:30:00"),
+        ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999"),
+        ("9999-12-31T23:59:59+14:00", "9999-12-31T09:59:59"),
+        ("2027-06-30t12:00:00z", "2027-06-30T12:00:00"),
+        ("2027-06-30T12:00:00.123456789+02:00", "2027-06-30T10:00:00.123456"),
+    ],
+)
+def test_every_instant_from_year_1_to_9999_is_accepted_and_kept_in_utc(
+    api_a: Api, seed: Any, value: str, stored: str
+) -> None:
+    answer = api_a.put(seed.shared_id, {"license_expires_at": value})
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    assert answer.json["membership"]["license_expires_at"].startswith(stored)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0000-12-31T23:59:59Z",  # year 0
+        "0001-01-01T00:00:00+01:00",  # year 0 in UTC
+        "9999-12-31T23:59:59-01:00",  # year 10000 in UTC
+        "2026-12-31T23:59:60Z",  # a leap second
+    ],
+)
+@pytest.mark.parametrize("operation", ["invite", "update"])
+def test_a_date_time_the_format_admits_but_the_spec_excludes_answers_400(
+    api_a: Api, admin: Admin, seed: Any, value: str, operation: str
+) -> None:
+    state = admin.state()
+    if operation == "invite":
+        answer = api_a.invite("when@example.com", membership={"license_expires_at": value})
+        pointer = "/membership/license_expires_at"
+    else:
+        answer = api_a.put(seed.shared_id, {"license_expires_at": value})
+        pointer = "/license_expires_at"
+    errors = assert_refused(answer, 400, "invalid_request")["errors"]
+    assert [e["pointer"] for e in errors] == [pointer]
+    admin.assert_unchanged(state)
+
+
 # --- Malformed JSON ---------------------------------------------------------------------
 
 MALFORMED = [
