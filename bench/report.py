@@ -83,13 +83,19 @@ def _environment(results: dict[str, Any]) -> list[str]:
     versions = results.get("versions", {})
     lines = ["## Machine and versions", ""]
     lines.append(
-        f"- machine: {machine.get('nproc')} cores ({machine.get('cpu')}), "
+        f"- machine of the last run: {machine.get('nproc')} cores ({machine.get('cpu')}), "
         f"{machine.get('memory_gib')} GiB of memory, Linux {machine.get('kernel')}"
     )
     lines.append("- " + ", ".join(f"{name} {value}" for name, value in versions.items()))
     lines.append(f"- last run: {results.get('date')}")
     lines.append("")
     return lines
+
+
+def _when_and_where(section: dict[str, Any]) -> str:
+    """When a section was measured and, where recorded, on which processor."""
+    cpu = section.get("machine", {}).get("cpu")
+    return section.get("measured_at", "") + (f" on {cpu}" if cpu else "")
 
 
 def _throughput(results: dict[str, Any]) -> list[str]:
@@ -101,7 +107,7 @@ def _throughput(results: dict[str, Any]) -> list[str]:
     lines = [
         "## Throughput and latency",
         "",
-        f"Measured {measured.get('measured_at', '')}. Closed loop: `wrk -t{settings['threads']} "
+        f"Measured {_when_and_where(measured)}. Closed loop: `wrk -t{settings['threads']} "
         f"-c{settings['connections']}`, {settings['seconds']:g} s per run after a "
         f"{settings['warmup_seconds']} s warm-up on the same endpoint; each figure is the median "
         f"of {settings['rounds']} rounds, the servers taking turns round by round. "
@@ -217,7 +223,7 @@ def _detect(results: dict[str, Any]) -> list[str]:
     budget = detect["minutes"] * 60
     order = detect.get("suite_order", ["contract", "stateful"])
     lines += [
-        f"Measured {detect.get('measured_at', '')}. Each catalogued fault "
+        f"Measured {_when_and_where(detect)}. Each catalogued fault "
         f"(`mock_server.faults.CATALOGUE`) switched on alone, `make fuzz` run as with "
         f"`FUZZ_FAULTS=<fault> FUZZ_SEED=<seed> FUZZ_MINUTES={detect['minutes']:g}` "
         f"(seeds {detect['seeds'][0]} to {detect['seeds'][-1]}), stopped at the first finding "

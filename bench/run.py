@@ -317,12 +317,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--servers", default="granian,waitress,prism")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds per figure")
     parser.add_argument("--seeds", type=int, default=detect.SEEDS, help="fuzz seeds per fault")
+    parser.add_argument("--fresh", action="store_true",
+                        help="measure time to detect anew, keeping none of the runs on record")
     parser.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md only")
     args = parser.parse_args(argv)
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if not args.report_only:
         names = args.servers.split(",")
-        run(results, args.only.split(","), args.seconds, names, args.rounds, args.seeds)
+        run(results, args.only.split(","), args.seconds, names, args.rounds, args.seeds,
+            fresh=args.fresh)
     report.write(results)
 
 
@@ -333,6 +336,8 @@ def run(
     names: list[str],
     rounds: int,
     seeds: int,
+    *,
+    fresh: bool = False,
 ) -> None:
     def say(text: str) -> None:
         print(text, flush=True)
@@ -361,6 +366,7 @@ def run(
                 "members": servers.MEMBERS, "limit": 25, "rounds": rounds,
             }  # fmt: skip
             measured["measured_at"] = now()
+            measured["machine"] = results["machine"]
             chosen = {starters_label(name): starters[name] for name in names}
             figures = measure_servers(chosen, member_id, seconds, rounds, say)
             measured.setdefault("servers", {}).update(figures["servers"])
@@ -375,14 +381,20 @@ def run(
         if "detect" in sections:
             say("time to detect")
 
+            previous = None if fresh else results.get("detect")
+
             def checkpoint(figures: dict[str, Any]) -> None:
-                results["detect"] = {"measured_at": now(), **figures}
+                results["detect"] = {"measured_at": now(), "machine": results["machine"],
+                                     **figures}
                 save(results, sections)
 
-            figures = detect.measure(
-                seeds, say, previous=results.get("detect"), checkpoint=checkpoint
-            )
-            results["detect"] = {"measured_at": now(), **figures}
+            figures = detect.measure(seeds, say, previous=previous, checkpoint=checkpoint)
+            if previous and (previous.get("runs"), previous.get("baseline")) == (
+                    figures["runs"], figures["baseline"]):
+                say("  every run is on record already: nothing measured (--fresh measures anew)")
+            else:
+                results["detect"] = {"measured_at": now(), "machine": results["machine"],
+                                     **figures}
     save(results, sections)
 
 
