@@ -5,8 +5,9 @@ its own Hypothesis database directory, so that no run replays what an earlier on
 child drives `harness.fuzz` exactly as `make fuzz FUZZ_FAULTS=fault FUZZ_SEED=seed` does (the
 suites in order, each its share of the budget) and watches for the first finding of the rule
 the fault breaks: the moment a suite reports it (after Hypothesis has shrunk the example, as a
-person would see it) and the requests sent until then. The run stops there; a fault not
-reported within the budget counts as not detected.
+person would see it) and the requests sent until then. It also notes when a check first raised
+that rule's violation, before any shrinking: the time to the first failing example. The run
+stops at the report; a fault not reported within the budget counts as not detected.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def run_once(fault: str | None, seed: int, minutes: float) -> dict[str, Any]:
     from harness import fuzz
     from harness.report import Finding
     from harness.reporting import RunReport
+    from harness.rules import RuleViolation
     from mock_server.faults import CATALOGUE
 
     rule = CATALOGUE[fault].rule if fault else None
@@ -61,6 +63,14 @@ def run_once(fault: str | None, seed: int, minutes: float) -> dict[str, Any]:
         with real_counted(*args, **kwargs) as guard:
             guards.append(guard)
             yield guard
+
+    first_failure: dict[str, Any] = {}
+    real_violation_init = RuleViolation.__init__
+
+    def watched_violation(self: Any, rule_id: str, message: str) -> None:
+        real_violation_init(self, rule_id, message)
+        if rule_id == rule and not first_failure:
+            first_failure.update(seconds=time.monotonic() - started, requests=requests_so_far())
 
     real_init = Finding.__init__
 
@@ -80,6 +90,7 @@ def run_once(fault: str | None, seed: int, minutes: float) -> dict[str, Any]:
 
     fuzz.counted = counted
     Finding.__init__ = watched_init  # type: ignore[method-assign]
+    RuleViolation.__init__ = watched_violation  # type: ignore[method-assign]
     report = RunReport(title="time to detect", target="the embedded mock", seed=seed)
     report.requests, report.invites = 0, 0
     faults = (fault,) if fault else ()
@@ -93,6 +104,7 @@ def run_once(fault: str | None, seed: int, minutes: float) -> dict[str, Any]:
     finally:
         fuzz.counted = real_counted
         Finding.__init__ = real_init  # type: ignore[method-assign]
+        RuleViolation.__init__ = real_violation_init  # type: ignore[method-assign]
     first = next((finding for finding in seen if finding["rule"] == rule), None)
     return {
         "fault": fault,
@@ -102,6 +114,8 @@ def run_once(fault: str | None, seed: int, minutes: float) -> dict[str, Any]:
         "seconds": first["seconds"] if first else time.monotonic() - started,
         "requests": first["requests"] if first else requests_so_far(),
         "suite": first["suite"] if first else None,
+        "first_failure_seconds": first_failure.get("seconds") if first else None,
+        "first_failure_requests": first_failure.get("requests") if first else None,
         "message": first["message"] if first else None,
         "other_findings": [f"{f['suite']} {f['rule']}" for f in seen if f is not first],
         "notes": list(report.notes),
@@ -244,6 +258,11 @@ def summarise(runs: list[dict[str, Any]], catalogue: Any, minutes: float) -> lis
                 if mine
                 else None,
                 "median_is_bound": len(found) * 2 < len(mine),
+                # Before shrinking: when a check first saw the rule broken (where recorded).
+                "median_first_failure_seconds": statistics.median(failing)
+                if (failing := [run["first_failure_seconds"] for run in found
+                                if run.get("first_failure_seconds") is not None])
+                else None,
                 "suites": sorted({run["suite"] for run in found}),
             }
         )
