@@ -13,7 +13,6 @@ import os
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import hypothesis
@@ -21,6 +20,7 @@ import requests
 from hypothesis.stateful import run_state_machine_as_test
 
 from harness.client import ApiClient, ApiError, reproduction
+from harness.guard import Budget
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
 from harness.target import Target, embedded_mock
@@ -57,8 +57,6 @@ STATEFUL_MOCK_CONFIG: dict[str, Any] = {
 # CONTRACT.md, "Mock defaults": the seat limits of an embedded mock started with its defaults.
 MOCK_DEFAULT_SEAT_LIMITS = {"essential": 25, "enterprise": 500}
 READ_ONLY_SKIP = "the stateful suite invites, updates and removes: a read-only run leaves it out"
-# The rules its checks judge (R9 only where the target's state can be restored).
-CHECKED_RULES = tuple(RULES)
 CROSS_AVATAR_SKIP = "needs a second Avatar's key (MAXGOOD_API_KEY_B)"
 OWNER_PROBE_SKIP = (
     "probing the owner writes a member present before the run: only on a target whose state "
@@ -96,10 +94,11 @@ def run_stateful_suite(
     """
     if read_only:
         result = SuiteResult(suite=SUITE)
-        for rule in CHECKED_RULES:
+        for rule in RULES:
             result.skipped[rule] = READ_ONLY_SKIP
         return result
-    budget = Budget(budget_seconds, max_invites, max_requests)
+    budget = Budget(max_requests=max_requests, max_invites=max_invites,
+                    seconds=budget_seconds)
     emails = EmailFactory(email_template)
     if target is None:
         with embedded_mock(faults, **STATEFUL_MOCK_CONFIG) as started:
@@ -111,15 +110,6 @@ def run_stateful_suite(
     return _run(target, profile=profile, seed=seed, budget=budget, emails=emails,
                 seat_limits=seat_limits, mock_seat_limits=MOCK_DEFAULT_SEAT_LIMITS,
                 generic=generic)
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What one run may spend; None is no bound (the time then follows the profile)."""
-
-    seconds: float | None
-    invites: int | None
-    requests: int | None
 
 
 def _run(
@@ -138,7 +128,7 @@ def _run(
     first_seed = _seed(seed)
     started_at = time.monotonic()
     seconds = budget.seconds or (DEFAULT_FUZZ_SECONDS if name == "fuzz" else None)
-    ctx = _context(target, seat_limits, mock_seat_limits, emails, budget.invites)
+    ctx = _context(target, seat_limits, mock_seat_limits, emails, budget.max_invites)
     result = SuiteResult(suite=SUITE)
     malformed = _malformed_starting_members(ctx)
     if malformed is not None:
@@ -242,8 +232,8 @@ def _affordable(ctx: RunContext, budget: Budget, examples: int, invites_each: in
     """As many examples as the invites and requests left pay for, at most `examples`."""
     if ctx.invite_budget is not None:
         examples = min(examples, max(0, ctx.invite_budget - ctx.invites_used) // invites_each)
-    if budget.requests is not None:
-        examples = min(examples, max(0, budget.requests - ctx.requests) // requests_each)
+    if budget.max_requests is not None:
+        examples = min(examples, max(0, budget.max_requests - ctx.requests) // requests_each)
     return examples
 
 

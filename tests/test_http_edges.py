@@ -25,6 +25,16 @@ def nested(depth: int) -> dict[str, Any]:
     return value
 
 
+def send_membership_field(
+    api: Api, seed: Any, operation: str, name: str, value: Any
+) -> tuple[Any, str]:
+    """Send one membership field in a new invite or in an update of the shared member; the
+    answer, and the JSON pointer of the field in the body sent."""
+    if operation == "invite":
+        return api.invite("field@example.com", membership={name: value}), f"/membership/{name}"
+    return api.put(seed.shared_id, {name: value}), f"/{name}"
+
+
 # --- Date-times: RFC 3339, and the instants the spec accepts -----------------------------
 
 
@@ -61,12 +71,7 @@ def test_a_date_time_the_format_admits_but_the_spec_excludes_answers_400(
     api_a: Api, admin: Admin, seed: Any, value: str, operation: str
 ) -> None:
     state = admin.state()
-    if operation == "invite":
-        answer = api_a.invite("when@example.com", membership={"license_expires_at": value})
-        pointer = "/membership/license_expires_at"
-    else:
-        answer = api_a.put(seed.shared_id, {"license_expires_at": value})
-        pointer = "/license_expires_at"
+    answer, pointer = send_membership_field(api_a, seed, operation, "license_expires_at", value)
     errors = assert_refused(answer, 400, "invalid_request")["errors"]
     assert [e["pointer"] for e in errors] == [pointer]
     admin.assert_unchanged(state)
@@ -244,12 +249,9 @@ def test_structured_data_deeper_than_8_or_larger_than_8_kib_answers_400(
     # Given structured_data at or just over a limit
     state = admin.state()
     # When it is sent in an invite or an update
-    if operation == "invite":
-        answer = api_a.invite("data@example.com", membership={"structured_data": structured_data})
-        pointer = "/membership/structured_data"
-    else:
-        answer = api_a.put(seed.shared_id, {"structured_data": structured_data})
-        pointer = "/structured_data"
+    answer, pointer = send_membership_field(
+        api_a, seed, operation, "structured_data", structured_data
+    )
     # Then at the limit it is stored whole; over it, 400 pointing at it and nothing changed
     if accepted:
         assert answer.status_code in (200, 201), answer.get_data(as_text=True)[:300]
