@@ -369,7 +369,7 @@ def test_gate_never_passes_when_a_suite_could_not_run_to_its_end(
     capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a suite that crashes against a server that keeps the contract
-    from harness import gate as gate_module
+    from gate import cli as gate_module
     from harness import suites
 
     monkeypatch.setattr(suites, "ENTRY_POINTS", {"stateful": (__name__, "crashing_suite")})

@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from harness import gate
+from gate import cli as gate
 from harness.target import EMBEDDED_KEY_A, EMBEDDED_KEY_B
 from mock_server import MockConfig, create_app
 from mock_server.serve import RunningServer, start_in_thread

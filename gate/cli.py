@@ -10,7 +10,7 @@ A run, in order:
 
 1. preflight: the URL answers, each key is accepted, GET /users looks like the API;
 2. record every pre-existing member of each Avatar (a full walk of the list);
-3. the gate's own checks (`harness.probes`), then the suites, all under `harness.guard`: request,
+3. the gate's own checks (`gate.scenarios`), then the suites, all under `harness.guard`: request,
    invite and time budgets, and writes only to members this run invited;
 4. always, also after a failure or an interrupt: remove every membership the run created, then
    walk the lists again: each pre-existing member must be exactly as recorded (instants compared
@@ -35,10 +35,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from gate.scenarios import GateChecks, Snapshot, walk
 from harness.client import ApiClient, reproduction
 from harness.compare import differences
 from harness.guard import Budget, BudgetExhausted, Guard, GuardRefusal, email_pattern
-from harness.probes import GateChecks, Snapshot, walk
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport, merge
 from harness.rules import RULES, RuleViolation
