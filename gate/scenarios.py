@@ -6,7 +6,14 @@ the write checks invite a handful of fresh addresses from the email template (th
 `harness.guard` records them, and the gate removes them at the end) and write only to those.
 
 What the gate never does, on purpose: write to a member it did not invite. So R9 (the owner is
-protected) cannot be checked here; the suites check it against the mock.
+protected) is checked here only when the person running the gate asks for it (`--probe-owner`):
+the check tries the protected writes on each Avatar's owner and, if one is accepted, puts the
+owner back at once.
+
+Every value a check watches for a change is away from its default first (a change to a default
+would not show on a default), and a check of what a fresh membership holds sends none of the
+fields it looks at. The invites carry the edge values of every field the spec allows (maximum
+lengths, characters beyond ASCII and beyond U+FFFF, nulls, the first and last instants).
 
 Nothing here assumes what the contract leaves open: ids are opaque (an unknown id is made by
 changing digits of a real one, so it has the server's own format), date-times are compared as
@@ -15,7 +22,9 @@ instants, and pages are judged by what R10 promises even if other people write m
 
 from __future__ import annotations
 
+import json
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +36,7 @@ from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
 from harness.spec_check import spec_problem
 from harness.target import Target
+from openapi import load_api_spec
 
 SUITE = "gate"
 PAGE = 100
@@ -34,7 +44,104 @@ MAX_SMALL_PAGES = 30  # the walk with a small page size stays this short, whatev
 PROFILE_FIELDS = ("name", "role", "expertise", "locale")
 MEMBERSHIP_FIELDS = ("is_admin", "is_coach", "license_expires_at", "notes", "structured_data")
 R9_REASON = ("the gate never writes to a member it did not invite, and the owner is one; "
-             "R9 is checked against the mock by the suites")
+             "--probe-owner checks it, at a risk (docs/GATE.md); the suites check it against "
+             "the mock")
+# A membership with every field away from its default, so that a write that puts any field back
+# to its default shows (licence and notes are not the gate's own canaries: those are in B).
+NON_DEFAULT_MEMBERSHIP: dict[str, Any] = {
+    "is_admin": True, "is_coach": True, "license_expires_at": "2032-02-29T12:30:00Z",
+    "notes": "Set by the gate before the check", "structured_data": {"before": ["the", "check"]}}
+MEMBERSHIP_DEFAULTS: dict[str, Any] = {
+    "is_admin": False, "is_coach": False, "license_expires_at": None, "notes": None,
+    "structured_data": {}}
+
+
+# -- the edge values of each field, from the spec ----------------------------------------------
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    schemas = load_api_spec()["components"]["schemas"]
+    while "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def field_limits() -> dict[str, int]:
+    """The spec's maximum length of each text field; structured_data's bytes and depth."""
+    schemas = load_api_spec()["components"]["schemas"]
+    limits = {name: _resolve(schemas["Profile"]["properties"][name])["maxLength"]
+              for name in PROFILE_FIELDS}
+    membership = schemas["Membership"]["properties"]
+    limits["notes"] = _resolve(membership["notes"])["maxLength"]
+    data = _resolve(membership["structured_data"])
+    limits["structured_data_bytes"] = data["x-max-bytes"]
+    limits["structured_data_depth"] = data["x-max-depth"]
+    return limits
+
+
+# Scripts people write names in, precomposed (NFC-stable: a server may fairly normalise), with a
+# character beyond U+FFFF (four bytes in UTF-8, a surrogate pair in JSON); no blank at either end.
+_WORLD = "Åsa-Łódź-Nguyễn-李小龍-Σωκράτης-Мария-محمد-שׂרה-ภาษา-🦄-Zoë-"
+
+
+def filled(length: int, pattern: str = _WORLD) -> str:
+    """A text of exactly `length` characters (code points) from `pattern`, no blank at the ends."""
+    text = (pattern * (length // len(pattern) + 1))[:length]
+    text = text[:-1] + "z" if text[-1:] in "- " else text
+    assert len(text) == length and unicodedata.normalize("NFC", text) == text
+    return text
+
+
+def longest_locale(length: int) -> str:
+    """A well-formed BCP 47 tag of exactly `length` characters: private-use subtags of 1-8."""
+    tag = "zh-Hant-TW-x"
+    while len(tag) < length:
+        left = length - len(tag)  # a subtag takes a hyphen and 1 to 8 characters
+        if left == 1:
+            raise ValueError(f"no well-formed tag is {length} characters long this way")
+        size = left - 1 if left <= 9 else 7 if left == 10 else 8
+        tag += "-" + "gatechk9"[:size]
+    assert len(tag) == length, tag
+    return tag
+
+
+def largest_structured_data(max_bytes: int, depth: int) -> dict[str, Any]:
+    """An object exactly `max_bytes` long as compact UTF-8 JSON and `depth` levels deep."""
+    inner: dict[str, Any] = {"🦄": "tief"}
+    for level in range(depth - 1, 0, -1):
+        inner = {f"ébène{level}": inner}
+    inner["données"] = ""
+
+    def size(value: Any) -> int:
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+    room = max_bytes - size(inner)
+    pad = ""
+    while room >= 4:  # a four-byte character at a time, then ASCII for the rest
+        pad += "🦄"
+        room -= 4
+    inner["données"] = pad + "x" * room
+    assert size(inner) == max_bytes
+    return inner
+
+
+def edge_invites(limits: dict[str, int]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(what, profile, membership) of the invites that carry each field's edge values."""
+    return [
+        ("the longest values", {
+            "name": filled(limits["name"]), "role": filled(limits["role"]),
+            "expertise": filled(limits["expertise"]), "locale": longest_locale(limits["locale"]),
+        }, {
+            "is_admin": True, "is_coach": True, "license_expires_at": "9999-12-31T23:59:59Z",
+            "notes": filled(limits["notes"]),
+            "structured_data": largest_structured_data(limits["structured_data_bytes"],
+                                                       limits["structured_data_depth"]),
+        }),
+        ("nulls and the first instant", dict.fromkeys(PROFILE_FIELDS), {
+            "is_admin": False, "is_coach": False, "license_expires_at": "0001-01-01T00:00:00Z",
+            "notes": None, "structured_data": {"null": None, "empty": [], "nested": {"": {}}},
+        }),
+    ]
 
 
 @dataclass
@@ -129,7 +236,8 @@ class GateChecks:
     def run(self, *, read_only: bool) -> SuiteResult:
         reads = [self.authentication_is_required_to_read, self.errors_are_problem_details,
                  self.pagination_is_exact, self.other_avatars_members_are_unknown]
-        writes = [self.invite_creates_user_from_profile_sent, self.invite_of_a_member_conflicts,
+        writes = [self.invite_creates_user_from_profile_sent, self.invites_keep_edge_values,
+                  self.invite_of_a_member_conflicts,
                   self.put_refuses_profile_and_read_only_fields, self.put_is_partial,
                   self.delete_is_soft_and_reinvite_keeps_identity,
                   self.writes_without_a_valid_key_change_nothing,
@@ -520,12 +628,46 @@ class GateChecks:
         self.expect_unchanged(member, stored, "SPEC",
                               "GET answers the member otherwise than the invite did")
 
+    def invites_keep_edge_values(self) -> None:
+        """R2/SPEC: invites with each field's edge values are stored exactly, never a 5xx.
+
+        The longest values the spec allows (beyond ASCII and beyond U+FFFF), nulls, the first and
+        last instants, the largest and deepest structured_data. A server may validate more
+        strictly than the spec (a 400 is noted, not failed); it may not fail (5xx) or change a
+        value it accepted. Each member is removed again at once, so it holds no seat.
+        """
+        for what, profile, membership in edge_invites(field_limits()):
+            email = self.fresh_email()
+            answer = self._invite(self.a, {"email": email, "profile": profile,
+                                           "membership": membership})
+            if answer.status == 400:
+                self.errors.append(f"POST /users with {what} of each field answered 400: a "
+                                   "stricter validation than the spec's, which the contract "
+                                   "allows; those values were not judged")
+                continue
+            self.expect_status(answer, 201, "SPEC", f"an invite with {what} the spec allows")
+            member = answer.body.get("member") or {}
+            got = member.get("profile") or {}
+            for name in PROFILE_FIELDS:
+                self.expect(got.get(name) == profile[name], "R2",
+                            f"an invite with {what}: profile.{name} is {got.get(name)!r:.120}, "
+                            f"sent {profile[name]!r:.120}")
+            self._expect_membership(member, membership, "SPEC", f"an invite with {what}")
+            stored = self._get_member(self.a, member["user_id"], "SPEC",
+                                      f"the member invited with {what} is readable")
+            self.expect_unchanged(member, stored, "SPEC", f"GET of the member invited with {what} "
+                                  "answers otherwise than the invite did")
+            removed = self.a.remove(member["user_id"])
+            self.expect(removed.status == 204, "R6", f"DELETE of the member invited with {what} "
+                        f"answered {removed.status}")
+
     def _expect_membership(self, member: dict[str, Any], expected: dict[str, Any], rule: str,
                            what: str) -> None:
         membership = member.get("membership") or {}
         for name, value in expected.items():
             self.expect(same(value, membership.get(name)), rule,
-                        f"{what}: membership.{name} is {membership.get(name)!r}, want {value!r}")
+                        f"{what}: membership.{name} is {membership.get(name)!r:.120}, want "
+                        f"{value!r:.120}")
         for name in ("joined_at", "updated_at", "license_expires_at"):
             value = membership.get(name)
             if value is not None:
@@ -632,6 +774,13 @@ class GateChecks:
         """R6/R2: removing then inviting again makes a fresh membership, same identity."""
         e1 = self._require_e1()
         user_id = e1["member"]["user_id"]
+        # Every field away from its default first: a re-invite that brings any of them back
+        # shows, since the re-invite below sends none of them.
+        primed = self.a.update(user_id, NON_DEFAULT_MEMBERSHIP)
+        self.expect_status(primed, 200, "R5", "PUT of every membership field of a member this "
+                           "run invited")
+        self._expect_membership(primed.body, NON_DEFAULT_MEMBERSHIP, "R5",
+                                "after a PUT of every membership field")
         removed = self.a.remove(user_id)
         self.expect(removed.status == 204 and not removed.text.strip(), "R6",
                     f"DELETE of a member answered {removed.status} {removed.text[:200]!r}; want "
@@ -646,9 +795,7 @@ class GateChecks:
         self.expect_status(self.a.update(user_id, {"notes": "after removal"}), 404, "R1",
                            "a removed member is not found", code="user_not_found")
         profile = {"name": "Someone Else", "role": "Impostor", "locale": "de-DE"}
-        membership = {"notes": "after the re-invite", "structured_data": {"second": True}}
-        answer = self._invite(self.a, {"email": e1["email"], "profile": profile,
-                                       "membership": membership})
+        answer = self._invite(self.a, {"email": e1["email"], "profile": profile})
         self.expect_status(answer, 201, "R6", "inviting a removed member's address again")
         body = answer.body
         self.expect(body.get("existing_user") is True, "R2",
@@ -664,9 +811,9 @@ class GateChecks:
                     f"{user_id!r}")
         self.expect_unchanged(e1["member"]["profile"], member.get("profile"), "R2",
                               "inviting an existing user changed their profile")
-        defaults = {"is_admin": False, "is_coach": False, "license_expires_at": None}
-        self._expect_membership(member, {**defaults, **membership}, "R6",
-                                "a re-invite's membership comes from the new invite")
+        self._expect_membership(member, MEMBERSHIP_DEFAULTS, "R6",
+                                "a re-invite without membership fields makes a fresh membership "
+                                "of defaults, nothing of the removed one")
         old = instant(e1["member"]["membership"].get("joined_at"))
         new = instant((member.get("membership") or {}).get("joined_at"))
         self.expect(old is not None and new is not None and new >= old, "R6",
@@ -706,8 +853,11 @@ class GateChecks:
         canary = f"gate-canary-{secrets.token_hex(8)}"
         self.canaries.append(canary)
         profile = {"name": "Gate Check Bo", "role": "Coachee", "locale": "en-GB"}
+        # Every field of B's membership away from its default: a write through A that puts any
+        # of them back to its default shows in B (R6), and none may show in A (R14).
         planted = self._invite(self.b, {"email": email, "profile": profile, "membership": {
-            "is_coach": True, "notes": canary, "structured_data": {"canary": canary}}})
+            "is_admin": True, "is_coach": True, "license_expires_at": "2033-03-03T03:03:03Z",
+            "notes": canary, "structured_data": {"canary": canary}}})
         self.expect_status(planted, 201, "R2", "inviting an address nobody has into Avatar B")
         in_b = planted.body["member"]
         user_id = in_b["user_id"]
@@ -737,9 +887,10 @@ class GateChecks:
                     "want ['expertise', 'name']")
         self.expect_unchanged(in_b["profile"], in_a.get("profile"), "R2",
                               "inviting an existing user changed their profile")
-        self._expect_membership(in_a, {"avatar_id": self.avatar["A"], "notes": "a-side",
-                                       "structured_data": {}, "is_coach": False}, "R14",
-                                "A's membership of a person B also has")
+        self._expect_membership(in_a, {**MEMBERSHIP_DEFAULTS, "avatar_id": self.avatar["A"],
+                                       "notes": "a-side"}, "R14",
+                                "A's membership of a person B also has holds what A's invite "
+                                "sent and defaults, nothing of B's")
         read = self.a.get(user_id)
         self.expect_status(read, 200, "R1", "the shared member is readable by A")
         self.expect(canary not in read.text, "R14",
