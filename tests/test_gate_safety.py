@@ -150,6 +150,8 @@ def test_guard_refuses_an_invite_it_cannot_read_as_one_template_address(
     # Bodies that name nobody cannot invite anyone: negative tests of the contract go through.
     ('{"email":42}', "application/json"),
     ('{"email":null,"profile":{}}', "application/json"),
+    ('{"email":[],"profile":{}}', "application/json"),
+    ('{"email":[1, true, null, {}]}', "application/json"),
     ('{"profile":{"name":"no address"}}', "application/json"),
     ("[1, 2]", "application/json"),
     (None, "application/json"),
