@@ -37,6 +37,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--essential-seats", type=int, default=25)
     parser.add_argument("--enterprise-seats", type=int, default=500)
     parser.add_argument("--quiet", action="store_true", help="print only the base URL")
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an origin a browser may call from, e.g. http://localhost:3000 (repeatable; "
+        "default: any origin)",
+    )
+    parser.add_argument("--no-cors", action="store_true", help="no CORS headers, no preflight")
     return parser.parse_args(argv)
 
 
@@ -53,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         admin=not args.no_admin,
         faults=tuple(args.fault),
         seed=str(args.seed) if args.seed else None,
+        cors=not args.no_cors,
+        cors_origins=tuple(args.cors_origin) or MockConfig.cors_origins,
     )
     from . import create_app
 
