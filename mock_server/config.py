@@ -21,6 +21,7 @@ class MockConfig:
     admin: bool = True
     faults: tuple[str, ...] = ()
     seed: Path | str | None = None  # None: the default seed
+    state_file: Path | str | None = None  # loaded at start when it exists, saved at exit
     # What surrounds the behaviour: a browser's CORS, the access log, the request journal.
     cors: bool = True
     cors_origins: tuple[str, ...] = (ANY_ORIGIN,)

@@ -48,19 +48,16 @@ def reset() -> Response:
 
 @bp.get("/state", provide_automatic_options=False)
 def export_state() -> Response:
-    state = get_state()
-    return json_response({**state.store.export(), "clock_offset": state.clock.offset})
+    return json_response(get_state().dump())
 
 
 @bp.put("/state", provide_automatic_options=False)
 def import_state() -> Response:
-    state = get_state()
     data = admin_body("State")
     try:
-        state.store.load(data, state.service.email_key)
-    except (KeyError, TypeError, ValueError) as exc:
+        get_state().load(data)
+    except (KeyError, TypeError, ValueError) as exc:  # SeedError is a ValueError
         raise InvalidRequest("The state cannot be loaded.", [FieldError("", str(exc))]) from exc
-    state.clock.offset = float(data.get("clock_offset", 0.0))
     return export_state()
 
 
