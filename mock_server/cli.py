@@ -43,7 +43,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--safety-cap", type=int, default=MockConfig.safety_cap_per_hour)
     parser.add_argument("--essential-seats", type=int, default=25)
     parser.add_argument("--enterprise-seats", type=int, default=500)
-    parser.add_argument("--quiet", action="store_true", help="print only the base URL")
+    parser.add_argument(
+        "--quiet", action="store_true", help="print only the base URL: no banner, no access log"
+    )
+    parser.add_argument(
+        "--journal-size", type=int, default=MockConfig.journal_size, metavar="N",
+        help="the last N requests kept for GET /_mock/requests (0: none)",
+    )
     parser.add_argument(
         "--cors-origin",
         action="append",
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         seed=str(args.seed) if args.seed else None,
         state_file=str(args.state) if args.state else None,
         cors=not args.no_cors,
+        access_log=not args.quiet,
+        journal_size=args.journal_size,
         cors_origins=tuple(args.cors_origin) or MockConfig.cors_origins,
     )
     from . import create_app

@@ -17,6 +17,7 @@ from ..core.store import Store
 from ..faults import CATALOGUE, build
 from ..problems import ProblemRenderer
 from ..validation import SpecSchemas
+from .journal import Journal
 
 EXTENSION = "maxgood"
 
@@ -28,6 +29,7 @@ class MockState:
         self.config = config
         self.lock = threading.RLock()
         self.clock = VirtualClock()
+        self.journal = Journal(config.journal_size)
         self.schemas = SpecSchemas()
         self.limits = Limits(
             seat_limits=dict(config.seat_limits),
@@ -71,10 +73,11 @@ class MockState:
             self.clock.offset = float(data.get("clock_offset") or 0.0)
 
     def reset(self) -> None:
-        """Back to the seed, the real time, and the faults configured at start."""
+        """Back to the seed, the real time, the faults configured at start, an empty journal."""
         with self.lock, self.store.lock:
             self.store.restore(self.seed)
             self.clock.reset()
+            self.journal.clear()
             self.set_faults(self.config.faults)
 
 
