@@ -83,6 +83,9 @@ def app_from_env() -> Flask:
     if "faults" in raw:
         raw["faults"] = tuple(raw["faults"])
     app = create_app(MockConfig(**raw))
+    from .persist import save_at_exit
+
+    save_at_exit(app)  # this worker holds the state: it saves it (--state) when stopped
     settle()
     return app
 
