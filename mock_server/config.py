@@ -17,5 +17,6 @@ class MockConfig:
     safety_cap_per_hour: int = 600
     max_body_bytes: int = 64 * 1024
     admin: bool = True
+    admin_token: str | None = None  # when set, /_mock answers only with it in X-Admin-Token
     faults: tuple[str, ...] = ()
     seed: Path | str | None = None  # None: the default seed
