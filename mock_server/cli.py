@@ -138,10 +138,10 @@ def announce(args: argparse.Namespace, config: MockConfig) -> None:
     lines.append(f"  try: curl -s -H 'Authorization: Bearer {first_key}' {base}/users")
     if config.admin:
         lines.append(f"  admin: {root}/_mock  (reset, state, avatars, keys, clock, faults)")
-    if config.state_file:
-        lines.append(f"  state: saved to {config.state_file} on exit")
         if config.admin_token:
             lines.append("  admin needs the header X-Admin-Token: <the --admin-token value>")
+    if config.state_file:
+        lines.append(f"  state: saved to {config.state_file} on exit")
     if not is_loopback(args.host):
         lines.append("  " + beyond_loopback(args.host, config))
     if config.faults:
