@@ -223,6 +223,20 @@ def test_ledger_reading_skips_a_line_torn_by_a_kill(tmp_path: Path) -> None:
     assert run.open and run.active == {("A", "usr_1"): "qa+1@example.com"}
 
 
+@pytest.mark.xdist_group("gate-unit")
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "no base URL"),
+    (["--base-url", "http://127.0.0.1:9/v1beta", "--ledger", "no-such-ledger.jsonl"],
+     "no ledger at no-such-ledger.jsonl"),
+    (["--base-url", "http://127.0.0.1:9/v1beta"], "connection refused"),
+])
+def test_cleanup_exits_2_saying_what_is_wrong(tmp_path: Path, args: list[str],
+                                               message: str) -> None:
+    done = cleanup(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+
+
 # --- a proxy that counts, kills, hangs and stops listening -------------------------------------
 
 
