@@ -110,7 +110,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Judge a MaxGood.work v1beta server against the contract (R1–R14), writing "
         "only to members it creates and removing them at the end.",
         epilog="Exit status: 0 keeps the contract, 1 violations found, 2 misconfigured, "
-        "unreachable or incomplete. See docs/GATE.md.",
+        "unreachable or incomplete. `maxgood-contract cleanup --help`: remove what a killed "
+        "run left. See docs/GATE.md.",
     )
     env = os.environ.get
     parser.add_argument("--base-url", default=env("MAXGOOD_BASE_URL"),
