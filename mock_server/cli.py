@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("granian", "waitress"),
         default="granian",
         help="granian (default: faster) or waitress (answers even malformed HTTP as problem "
-        "details; see docs/ARCHITECTURE.md)",
+        "details; see docs/SERVERS.md)",
     )
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(

@@ -768,7 +768,7 @@ SERVER_LAYER: dict[str, bytes] = {
 # Granian's HTTP layer (hyper) refuses these itself, before any Python runs: a 400 (414 for a
 # target over 64 KiB) with no body and the connection closed. Nothing is echoed, but no body
 # means no problem detail: waitress, which hands its refusals to the app, answers them all as
-# the contract does (docs/ARCHITECTURE.md, "Servers").
+# the contract does (docs/SERVERS.md).
 GRANIAN_REFUSES_BARE = {
     "a target of 100 KiB": 414,
     "a space in the target": 400,
@@ -863,18 +863,20 @@ SLOW_HEADS = 32
 PROBES = 100
 
 
-def hold_slow_clients(port: int) -> list[socket.socket]:
-    """SLOW_BODIES connections that sent a head announcing 1000 bytes and then one byte of
-    it, and SLOW_HEADS that sent half a head; none sends more."""
+def hold_slow_clients(
+    port: int, bodies: int = SLOW_BODIES, heads: int = SLOW_HEADS
+) -> list[socket.socket]:
+    """`bodies` connections that sent a head announcing 1000 bytes and then one byte of it,
+    and `heads` that sent half a head; none sends more."""
     held = []
-    for _ in range(SLOW_BODIES):
+    for _ in range(bodies):
         sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         sock.sendall(
             head(b"POST /v1beta/users HTTP/1.1", b"Content-Type: application/json")[:-2]
             + b"Content-Length: 1000\r\n\r\n{"
         )
         held.append(sock)
-    for _ in range(SLOW_HEADS):
+    for _ in range(heads):
         sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         sock.sendall(b"GET /v1beta/users HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         held.append(sock)
@@ -938,7 +940,7 @@ def test_a_request_that_stalls_is_let_go_within_the_read_timeout(server: str) ->
     with spawned_mock("--server", server, "--read-timeout", "1") as spawned:
         mock = spawned.served
         before = mock.state()
-        held = hold_slow_clients(mock.port)[:: SLOW_BODIES // 2]  # two of each kind
+        held = hold_slow_clients(mock.port, bodies=2, heads=2)
         for sock in held:
             sock.settimeout(6)
         try:
