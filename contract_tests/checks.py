@@ -29,6 +29,9 @@ CODES_BY_STATUS: dict[int, frozenset[str]] = {
     403: frozenset({"seat_limit_reached"}),
     404: frozenset({"user_not_found", "not_found"}),
     405: frozenset({"method_not_allowed"}),
+    406: frozenset({"not_acceptable"}),  # 406, 408, 414: before any operation (the spec's
+    408: frozenset({"request_timeout"}),  # description)
+    414: frozenset({"uri_too_long"}),
     409: frozenset({"already_member", "owner_protected"}),
     413: frozenset({"payload_too_large"}),
     415: frozenset({"unsupported_media_type"}),

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import sys
 from pathlib import Path
 
-import yaml
-
 from .config import MockConfig
-from .core.seed import DEFAULT_SEED
+from .core.seed import SeedError, seed_keys
 from .faults import CATALOGUE
 from .serve import READ_TIMEOUT
 
@@ -22,7 +21,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--seed", type=Path, help="a YAML seed file (default: two Avatars)")
+    parser.add_argument(
+        "--seed", type=Path,
+        help="a YAML seed file or a GET /_mock/state dump (default: two Avatars)",
+    )
+    parser.add_argument(
+        "--state", type=Path, metavar="FILE",
+        help="start from FILE if it exists (else from the seed); save the state there on "
+        "SIGTERM or SIGINT",
+    )
     parser.add_argument(
         "--fault",
         action="append",
@@ -59,7 +66,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--safety-cap", type=int, default=MockConfig.safety_cap_per_hour)
     parser.add_argument("--essential-seats", type=int, default=25)
     parser.add_argument("--enterprise-seats", type=int, default=500)
-    parser.add_argument("--quiet", action="store_true", help="print only the base URL")
+    parser.add_argument(
+        "--quiet", action="store_true", help="print only the base URL: no banner, no access log"
+    )
+    parser.add_argument(
+        "--journal-size", type=int, default=MockConfig.journal_size, metavar="N",
+        help="the last N requests kept for GET /_mock/requests (0: none)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an origin a browser may call from, e.g. http://localhost:3000 (repeatable; "
+        "default: any origin)",
+    )
+    parser.add_argument("--no-cors", action="store_true", help="no CORS headers, no preflight")
     return parser.parse_args(argv)
 
 
@@ -85,10 +107,20 @@ def main(argv: list[str] | None = None) -> None:
         admin_token=args.admin_token,
         faults=tuple(args.fault),
         seed=str(args.seed) if args.seed else None,
+        state_file=str(args.state) if args.state else None,
+        cors=not args.no_cors,
+        access_log=not args.quiet,
+        journal_size=args.journal_size,
+        cors_origins=tuple(args.cors_origin) or MockConfig.cors_origins,
     )
     from . import create_app
+    from .persist import save_at_exit
 
-    app = create_app(config)  # fail fast on a bad seed, before announcing anything
+    try:
+        app = create_app(config)  # fail fast on a bad seed, before announcing anything
+    except SeedError as exc:
+        print(f"maxgood-mock: {exc}", file=sys.stderr)
+        sys.exit(2)
     announce(args, config)
     if args.server == "granian":
         from .serve import serve_granian
@@ -97,7 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from .serve import serve_waitress
 
-        serve_waitress(app, args.host, args.port, args.threads, args.read_timeout)
+        save_at_exit(app)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is a normal stop: saved at exit
+            serve_waitress(app, args.host, args.port, args.threads, args.read_timeout)
 
 
 def announce(args: argparse.Namespace, config: MockConfig) -> None:
@@ -108,17 +142,21 @@ def announce(args: argparse.Namespace, config: MockConfig) -> None:
         if not is_loopback(args.host):
             print(beyond_loopback(args.host, config), file=sys.stderr, flush=True)
         return
-    seed = yaml.safe_load(Path(config.seed or DEFAULT_SEED).read_text(encoding="utf-8"))
+    state = config.state_file if config.state_file and Path(config.state_file).exists() else None
+    keys = [] if state else seed_keys(config.seed)
     lines = [f"MaxGood.work v1beta mock on {base}  (spec: {root}/openapi.yaml)"]
-    for avatar in seed.get("avatars", []):
-        for key in avatar.get("keys", []):
-            lines.append(f"  {avatar['avatar_id']:<12} {avatar['type']:<10} key {key}")
-    first_key = next((k for a in seed.get("avatars", []) for k in a.get("keys", [])), "KEY")
+    for avatar_id, avatar_type, key in keys:
+        lines.append(f"  {avatar_id:<12} {avatar_type:<10} key {key}")
+    if not keys:
+        lines.append(f"  keys: those of {state or config.seed} (a dump keeps only their hashes)")
+    first_key = keys[0][2] if keys else "KEY"
     lines.append(f"  try: curl -s -H 'Authorization: Bearer {first_key}' {base}/users")
     if config.admin:
         lines.append(f"  admin: {root}/_mock  (reset, state, avatars, keys, clock, faults)")
         if config.admin_token:
             lines.append("  admin needs the header X-Admin-Token: <the --admin-token value>")
+    if config.state_file:
+        lines.append(f"  state: saved to {config.state_file} on exit")
     if not is_loopback(args.host):
         lines.append("  " + beyond_loopback(args.host, config))
     if config.faults:

@@ -202,6 +202,9 @@ def app_from_env() -> Front:
     if "faults" in raw:
         raw["faults"] = tuple(raw["faults"])
     app = create_app(MockConfig(**raw))
+    from .persist import save_at_exit
+
+    save_at_exit(app)  # this worker holds the state: it saves it (--state) when stopped
     settle()
     return Front(app, threads, read_timeout)
 

@@ -28,7 +28,7 @@ from ..core.errors import (
     UriTooLong,
 )
 from ..core.store import Store
-from . import admin, api
+from . import admin, api, cors, journal
 from .responses import problem_response
 from .state import EXTENSION, MockState, get_state
 
@@ -55,8 +55,11 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml, provide_automatic_options=False)
     app.add_url_rule("/openapi.json", "spec_json", _spec_json, provide_automatic_options=False)
     app.before_request(_assign_request_id)
+    # after_request hooks run last-registered first: the journal sees the answer as sent
+    journal.init_app(app, config, app.extensions[EXTENSION].journal)
     app.before_request(_refuse_at_the_door)
     app.after_request(_stamp_headers)
+    cors.init_app(app, config)
     app.register_error_handler(ApiError, problem_response)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)
