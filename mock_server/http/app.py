@@ -22,7 +22,7 @@ from ..core.errors import (
     PayloadTooLarge,
 )
 from ..core.store import Store
-from . import admin, api, cors, journal
+from . import admin, api, chaos, cors, journal, prefer
 from .responses import problem_response
 from .state import EXTENSION, MockState, get_state
 
@@ -44,6 +44,9 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     journal.init_app(app, config, app.extensions[EXTENSION].journal)
     app.after_request(_stamp_headers)
     cors.init_app(app, config)
+    chaos.init_app(app)  # a flaky network comes before everything the API does
+    if config.admin:
+        prefer.init_app(app)  # Prefer: code=NNN, a development aid like /_mock
     app.register_error_handler(ApiError, problem_response)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)
