@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--list-faults", action="store_true", help="print the faults and exit")
     parser.add_argument("--no-admin", action="store_true", help="no /_mock admin surface")
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("MAXGOOD_MOCK_ADMIN_TOKEN") or None,
+        help="require this value in the X-Admin-Token header on /_mock (env "
+        "MAXGOOD_MOCK_ADMIN_TOKEN); needed to serve the admin surface off the loopback",
+    )
     parser.add_argument("--server", choices=("waitress", "granian"), default="waitress")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--invites-per-hour", type=int, default=MockConfig.invites_per_hour)
@@ -84,11 +92,20 @@ def main(argv: list[str] | None = None) -> None:
         for fault in CATALOGUE.values():
             print(f"{fault.name:36} {fault.rule:5} {fault.description}")
         return
+    if not args.no_admin and not args.admin_token and not is_loopback(args.host):
+        # /_mock can mint keys and dump state: off the loopback it needs a token, or goes.
+        print(
+            f"maxgood-mock: --host {args.host} is reachable from other machines: pass "
+            "--admin-token TOKEN (sent as X-Admin-Token on /_mock) or --no-admin",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     config = MockConfig(
         seat_limits={"essential": args.essential_seats, "enterprise": args.enterprise_seats},
         invites_per_hour=args.invites_per_hour,
         safety_cap_per_hour=args.safety_cap,
         admin=not args.no_admin,
+        admin_token=args.admin_token,
         faults=tuple(args.fault),
         seed=str(args.seed) if args.seed else None,
         state_file=str(args.state) if args.state else None,
@@ -129,6 +146,8 @@ def announce(args: argparse.Namespace, config: MockConfig) -> None:
     base = root + "/v1beta"
     if args.quiet:
         print(base, flush=True)
+        if not is_loopback(args.host):
+            print(beyond_loopback(args.host, config), file=sys.stderr, flush=True)
         return
     state = config.state_file if config.state_file and Path(config.state_file).exists() else None
     keys = [] if state else seed_keys(config.seed)
@@ -141,11 +160,30 @@ def announce(args: argparse.Namespace, config: MockConfig) -> None:
     lines.append(f"  try: curl -s -H 'Authorization: Bearer {first_key}' {base}/users")
     if config.admin:
         lines.append(f"  admin: {root}/_mock  (reset, state, avatars, keys, clock, faults)")
+        if config.admin_token:
+            lines.append("  admin needs the header X-Admin-Token: <the --admin-token value>")
     if config.state_file:
         lines.append(f"  state: saved to {config.state_file} on exit")
+    if not is_loopback(args.host):
+        lines.append("  " + beyond_loopback(args.host, config))
     if config.faults:
         lines.append(f"  faults ON: {', '.join(config.faults)}")
     print("\n".join(lines), file=sys.stdout, flush=True)
+
+
+def beyond_loopback(host: str, config: MockConfig) -> str:
+    admin = "needs X-Admin-Token" if config.admin else "off (--no-admin)"
+    return f"listening beyond the loopback on {host}: the admin surface {admin}"
+
+
+def is_loopback(host: str) -> bool:
+    """Only loopback addresses and `localhost`; any other name may resolve anywhere."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 if __name__ == "__main__":

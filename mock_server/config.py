@@ -19,6 +19,7 @@ class MockConfig:
     safety_cap_per_hour: int = 600
     max_body_bytes: int = 64 * 1024
     admin: bool = True
+    admin_token: str | None = None  # when set, /_mock answers only with it in X-Admin-Token
     faults: tuple[str, ...] = ()
     seed: Path | str | None = None  # None: the default seed
     state_file: Path | str | None = None  # loaded at start when it exists, saved at exit
