@@ -17,6 +17,7 @@ from ..core.seed import add_key
 from ..core.store import ACTIVE, Avatar, Membership, User
 from ..faults import describe
 from ..validation import parse_json, to_json_schema
+from .chaos import ChaosSettings, can_drop
 from .responses import json_response
 from .state import get_state
 
@@ -148,6 +149,28 @@ def switch_faults() -> Response:
             "Unknown fault.", [FieldError("/active", f"no such fault: {exc.args[0]}")]
         ) from exc
     return list_faults()
+
+
+@bp.get("/chaos", provide_automatic_options=False)
+def show_chaos() -> Response:
+    return json_response(get_state().chaos.as_json())
+
+
+@bp.put("/chaos", provide_automatic_options=False)
+def set_chaos() -> Response:
+    """New chaos settings; the seeded sequence starts again (so the same PUT replays)."""
+    body = admin_body("ChaosSettings")
+    try:
+        settings = ChaosSettings.from_json(body)
+    except ValueError as exc:
+        raise InvalidRequest("The chaos settings are not valid.", [FieldError("", str(exc))]) \
+            from exc
+    if settings.drop_rate and not can_drop(request.environ):
+        raise InvalidRequest("This server cannot drop a connection (serve with waitress).",
+                             [FieldError("/drop_rate", "needs a server that exposes the "
+                                         "connection: waitress or the in-process one")])
+    get_state().chaos.configure(settings)
+    return show_chaos()
 
 
 @bp.get("/requests", provide_automatic_options=False)
