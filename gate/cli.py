@@ -42,13 +42,13 @@ from gate import cleanup as sweeper
 from gate import ledger as ledgers
 from gate.scenarios import GateChecks, Snapshot, walk
 from harness.client import ApiClient, reproduction
-from harness.compare import differences
 from harness.guard import Budget, BudgetExhausted, Guard, GuardRefusal, email_pattern
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport, merge
 from harness.rules import RULES, RuleViolation
 from harness.suites import SuiteUnavailable, run_suite
 from harness.target import Target
+from judge.members import differences
 
 PROG = "maxgood-contract"
 EXIT_OK, EXIT_VIOLATIONS, EXIT_UNUSABLE = 0, 1, 2
