@@ -479,6 +479,13 @@ def test_a_new_run_removes_what_a_killed_run_left_first_and_never_counts_it(
     kill_at_invite(proxy, tmp_path / "lost", 5)
     left = foreign(mock, before)
     assert left > 0
+    # When a read-only run comes first, it names them and removes nothing
+    smoke = start_gate(proxy.base_url, tmp_path / "smoke", "--suites", "gate", "--read-only")
+    stdout, stderr = smoke.communicate(timeout=120)
+    assert smoke.returncode == 0, stdout + stderr
+    assert stdout.count("a read-only run removes nothing") == left, stdout
+    assert re.search(r"pre-existing members\W+A 3, B 3", stdout), stdout
+    assert foreign(mock, before) == left
     # When a new run starts with another report directory
     done = start_gate(proxy.base_url, tmp_path / "reports", "--suites", "gate")
     stdout, stderr = done.communicate(timeout=120)
