@@ -520,8 +520,10 @@ def invite_email(request: requests.PreparedRequest) -> str | None:
         if _names_mail(name):
             raise Unreadable(f"it has a field {name!r} that could name an address")
     email = data.get("email")
-    if isinstance(email, list | dict):
-        raise Unreadable(f"its email is a {type(email).__name__}, not one string")
+    if isinstance(email, list | dict) and any(True for _ in _strings(email)):
+        # A list or object of no text names nobody (a negative test of the type); one with
+        # text might be read as an address, or several.
+        raise Unreadable(f"its email is a {type(email).__name__} holding text, not one string")
     return email if isinstance(email, str) else None
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from .config import MockConfig
 from .core.seed import SeedError, seed_keys
 from .faults import CATALOGUE
+from .serve import READ_TIMEOUT
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,8 +46,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="require this value in the X-Admin-Token header on /_mock (env "
         "MAXGOOD_MOCK_ADMIN_TOKEN); needed to serve the admin surface off the loopback",
     )
-    parser.add_argument("--server", choices=("waitress", "granian"), default="waitress")
+    parser.add_argument(
+        "--server",
+        choices=("granian", "waitress"),
+        default="granian",
+        help="granian (default: faster) or waitress (answers even malformed HTTP as problem "
+        "details; see docs/SERVERS.md)",
+    )
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--read-timeout",
+        type=int,
+        default=READ_TIMEOUT,
+        metavar="SECONDS",
+        help="a request must arrive whole within this (granian: 408 after it); waitress closes "
+        f"a connection silent this long (default {READ_TIMEOUT})",
+    )
     parser.add_argument("--invites-per-hour", type=int, default=MockConfig.invites_per_hour)
     parser.add_argument("--safety-cap", type=int, default=MockConfig.safety_cap_per_hour)
     parser.add_argument("--essential-seats", type=int, default=25)
@@ -132,13 +147,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.server == "granian":
         from .serve import serve_granian
 
-        serve_granian(config, args.host, args.port, args.threads)
+        serve_granian(config, args.host, args.port, args.threads, args.read_timeout)
     else:
         from .serve import serve_waitress
 
         save_at_exit(app)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is a normal stop: saved at exit
-            serve_waitress(app, args.host, args.port, args.threads)
+            serve_waitress(app, args.host, args.port, args.threads, args.read_timeout)
 
 
 def announce(args: argparse.Namespace, config: MockConfig) -> None:

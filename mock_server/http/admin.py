@@ -112,6 +112,17 @@ def issue_key(avatar_id: str) -> Response:
     return json_response({"credential_id": credential_id, "api_key": api_key}, 201)
 
 
+@bp.delete("/avatars/<avatar_id>/invites", provide_automatic_options=False)
+def forget_invites(avatar_id: str) -> Response:
+    """The Avatar's hourly invite window emptied, as if the hour had passed for it alone (R7)."""
+    store = get_state().store
+    with store.lock:
+        if avatar_id not in store.avatars:
+            raise NotFound("No such Avatar.")
+        store.invite_log.pop(avatar_id, None)
+    return Response(status=204)
+
+
 @bp.delete("/keys/<credential_id>", provide_automatic_options=False)
 def revoke_key(credential_id: str) -> Response:
     store = get_state().store

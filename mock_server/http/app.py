@@ -8,7 +8,9 @@ import logging
 import secrets
 
 from flask import Flask, Response, g, request
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_accept_header
 
 from openapi import API_PREFIX, API_SPEC_PATH, load_api_spec
 
@@ -79,16 +81,13 @@ def _refuse_at_the_door() -> None:
     environ = request.environ
     if REFUSAL in environ:
         raise environ[REFUSAL]
-    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if target is None:
-        target = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
-    if len(target) > MAX_TARGET_BYTES:
+    # The target as sent where the server passes it on (RAW_URI), else as decoded (shorter).
+    decoded = len(environ.get("PATH_INFO", "")) + 1 + len(environ.get("QUERY_STRING", ""))
+    if max(len(environ.get("RAW_URI") or ""), decoded) > MAX_TARGET_BYTES:
         raise UriTooLong(MAX_TARGET_BYTES)
     path = request.path
     if path.startswith(API_PREFIX + "/"):
-        accept = request.headers.get("Accept", "")
-        # No Accept (or an empty one) accepts anything; werkzeug weighs q-values and wildcards.
-        if accept.strip() and request.accept_mimetypes.best_match(ANSWER_TYPES) is None:
+        if not _acceptable(request.headers.get("Accept", "")):
             raise NotAcceptable()
     elif path.startswith("/_mock"):
         token = get_state().config.admin_token
@@ -97,6 +96,20 @@ def _refuse_at_the_door() -> None:
             sent = request.headers.get(ADMIN_TOKEN_HEADER, "")
             if not hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode()):
                 raise Unauthenticated(f"The admin surface needs the {ADMIN_TOKEN_HEADER} header.")
+
+
+def _acceptable(accept: str) -> bool:
+    """Whether an Accept admits JSON or problem+json. None (or an empty one) admits anything.
+    Werkzeug weighs q-values and wildcards, but compares media types as written, where HTTP
+    ignores their case, and with their parameters (`application/json; charset=utf-8` would
+    not match): only the type and q are kept."""
+    if not accept.strip():
+        return True
+    ranges = []
+    for item in accept.lower().split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        ranges.append(";".join([media, *(p for p in parameters if p.startswith("q="))]))
+    return parse_accept_header(",".join(ranges), MIMEAccept).best_match(ANSWER_TYPES) is not None
 
 
 def _stamp_headers(response: Response) -> Response:
