@@ -18,6 +18,7 @@ from ..core.store import ACTIVE, Avatar, Membership, User
 from ..faults import describe
 from ..validation import parse_json, to_json_schema
 from .chaos import ChaosSettings, can_drop
+from .docs import admin_index
 from .responses import json_response
 from .state import get_state
 
@@ -40,6 +41,12 @@ def admin_body(schema_name: str) -> Any:
     if errors:
         raise InvalidRequest(f"The body does not match {schema_name}.", errors)
     return body
+
+
+@bp.get("", provide_automatic_options=False)
+def index() -> Response | str:
+    """GET /_mock: every admin call, as a page or as JSON."""
+    return admin_index()
 
 
 @bp.post("/reset", provide_automatic_options=False)

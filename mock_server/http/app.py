@@ -28,7 +28,7 @@ from ..core.errors import (
     UriTooLong,
 )
 from ..core.store import Store
-from . import admin, api, chaos, cors, journal, prefer
+from . import admin, api, chaos, cors, docs, journal, prefer
 from .responses import problem_response
 from .state import EXTENSION, MockState, get_state
 
@@ -50,6 +50,7 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     app.url_map.merge_slashes = False
     app.extensions[EXTENSION] = MockState(config, store)
     app.register_blueprint(api.bp)
+    app.register_blueprint(docs.bp)
     if config.admin:
         app.register_blueprint(admin.bp)
     app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml, provide_automatic_options=False)
