@@ -218,8 +218,9 @@ class WorkerOutcome:
 
 def work(job: Job, events: Any, stop: Any) -> None:
     """A worker process: its suites, on its own Avatars, with its seed; results to `events`."""
-    os.setsid()  # Ctrl-C reaches the parent only, which stops the workers in order
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A session of its own: Ctrl-C on the terminal reaches the parent only, which stops the
+    # workers through `stop`: then a KeyboardInterrupt in the suite, as Ctrl-C would raise.
+    os.setsid()
     os.environ["HYPOTHESIS_PROFILE"] = job.profile
     os.environ["MAXGOOD_EMAIL_TEMPLATE"] = job.template
     outcome = WorkerOutcome(job.worker, job.seed)
@@ -252,14 +253,15 @@ def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
     report = RunReport(title="worker", target=target.base_url)
     report.requests, report.invites = 0, 0
     started = time.monotonic()
-    suite, before = "", dict(telemetry.exercised)
+    running, before, sent = "", dict(telemetry.exercised), 0
     try:
         for index, suite in enumerate(job.suites):
             if stop is not None and stop.is_set():
                 raise KeyboardInterrupt
+            running = suite
             remaining = job.seconds - (time.monotonic() - started)
             share = max(remaining / (len(job.suites) - index), 1.0)
-            before = dict(telemetry.exercised)
+            before, sent = dict(telemetry.exercised), telemetry.requests
             troubles = len(report.incomplete) + len(report.notes)
             telemetry.set_suite(suite, "running")
             result = fuzz.fuzz_suite(suite, target, (), share, job.seed, job.profile, report)
@@ -267,14 +269,14 @@ def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
             if len(report.incomplete) + len(report.notes) == troubles:
                 outcome.finished.append(suite)  # it ran to its end
             telemetry.set_suite(suite, "done")
-        suite = ""
+            running = ""
         if stop is not None and stop.is_set():
             outcome.interrupted = True
     except KeyboardInterrupt:
         outcome.interrupted = True
-        if suite:
-            outcome.results.append(partial_result(suite, telemetry, before))
-            telemetry.set_suite(suite, "interrupted")
+        if running:
+            outcome.results.append(partial_result(running, telemetry, before, sent))
+            telemetry.set_suite(running, "interrupted")
     finally:
         outcome.requests, outcome.invites = report.requests or 0, report.invites or 0
         outcome.incomplete += report.incomplete
@@ -282,10 +284,11 @@ def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
         outcome.leftovers += report.leftovers
 
 
-def partial_result(suite: str, telemetry: Telemetry, before: dict[str, int]) -> SuiteResult:
-    """What an interrupted suite had done: the rules its checks exercised, the violations they
-    saw (as first seen, not shrunk)."""
-    result = SuiteResult(suite=suite)
+def partial_result(suite: str, telemetry: Telemetry, before: dict[str, int],
+                   sent: int) -> SuiteResult:
+    """What an interrupted suite had done: the requests it sent, the rules its checks exercised,
+    the violations they saw (as first seen, not shrunk)."""
+    result = SuiteResult(suite=suite, requests=telemetry.requests - sent)
     for rule, count in telemetry.exercised.items():
         if count - before.get(rule, 0) > 0:
             result.exercised[rule] = count - before.get(rule, 0)
@@ -363,6 +366,8 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
     interrupted = False
     with contextlib.ExitStack() as stack:
         target = external or stack.enter_context(shared_mock(faults))
+        if external is None:
+            print(f"the mock, served once for every worker: {target.base_url}", flush=True)
         the_plan = plan(target=target, real=external is not None, suites=suites,
                         seconds=seconds, seed=seed, shard=shard, workers=workers,
                         profile=profile, template=template, database=args.db)
@@ -375,7 +380,8 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
     report.seconds = time.monotonic() - started
     fold(report, outcomes, workers)
     if interrupted:
-        report.notes.append("interrupted (Ctrl-C): the summary covers what was done until then")
+        report.incomplete.append("interrupted (Ctrl-C): the summary covers what was done "
+                                 "until then")
     finished = set.intersection(*(set(o.finished) for o in outcomes)) if outcomes else set()
     verdicts = exampledb.settle(database, saved, report.findings,
                                 finished if not interrupted else set())
