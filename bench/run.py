@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from . import detect, loadgen, report, servers
+from . import detect, loadgen, report, robustness, servers
 from .servers import API_KEY, Server
 
 HERE = Path(__file__).resolve().parent
@@ -306,7 +306,7 @@ def _first_line(command: list[str]) -> str:
 # -- main --------------------------------------------------------------------------------------
 
 
-SECTIONS = ("throughput", "startup", "reset", "detect")
+SECTIONS = ("throughput", "startup", "reset", "detect", "robustness")
 ENVIRONMENT = ("machine", "versions", "date")
 
 
@@ -395,6 +395,9 @@ def run(
             else:
                 results["detect"] = {"measured_at": now(), "machine": results["machine"],
                                      **figures}
+        if "robustness" in sections:
+            say("robustness")
+            results["robustness"] = {"measured_at": now(), **robustness.measure(say)}
     save(results, sections)
 
 
