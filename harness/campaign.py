@@ -128,9 +128,17 @@ def free_port() -> int:
 @contextlib.contextmanager
 def shared_mock(faults: tuple[str, ...] = ()) -> Iterator[Target]:
     """The embedded mock served once, by granian in a process (group) of its own."""
+    from stateful_tests.runner import STATEFUL_MOCK_CONFIG
+
+    # The limits the stateful suite's own mock has, which its examples reach (R7); no platform
+    # cap, which the workers' invites would reach together.
+    limits = STATEFUL_MOCK_CONFIG
     port = free_port()
     command = [sys.executable, "-m", "mock_server.cli", "--server", "granian", "--quiet",
                "--host", "127.0.0.1", "--port", str(port), "--threads", str(MOCK_THREADS),
+               "--invites-per-hour", str(limits["invites_per_hour"]),
+               "--essential-seats", str(limits["seat_limits"]["essential"]),
+               "--enterprise-seats", str(limits["seat_limits"]["enterprise"]),
                "--safety-cap", str(SAFETY_CAP), *(f"--fault={name}" for name in faults)]
     # A session of its own: Ctrl-C on the terminal reaches the run, which stops the mock last.
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -192,7 +200,8 @@ class Job:
     worker: int
     seed: int
     suites: tuple[str, ...]
-    seconds: float
+    seconds: float  # its share of the run's time
+    deadline: float  # time.time() by which its suites end: start-up counts against the share
     profile: str
     template: str
     target: Target  # the shared mock (no keys yet) or the real server
@@ -259,7 +268,8 @@ def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
             if stop is not None and stop.is_set():
                 raise KeyboardInterrupt
             running = suite
-            remaining = job.seconds - (time.monotonic() - started)
+            remaining = min(job.seconds - (time.monotonic() - started),
+                            job.deadline - time.time())
             share = max(remaining / (len(job.suites) - index), 1.0)
             before, sent = dict(telemetry.exercised), telemetry.requests
             troubles = len(report.incomplete) + len(report.notes)
@@ -314,19 +324,22 @@ class Plan:
 
 
 def plan(*, target: Target, real: bool, suites: list[str], seconds: float, seed: int,
-         shard: Shard, workers: int, profile: str, template: str, database: str) -> Plan:
-    def job(worker: int, names: list[str], share: float) -> Job:
-        return Job(worker, worker_seed(seed, shard, worker), tuple(names), share, profile,
-                   worker_template(template, shard, worker), target, database)
+         shard: Shard, workers: int, profile: str, template: str, database: str,
+         start: float) -> Plan:
+    """The phases and jobs of a run that began at `start` (time.time())."""
+
+    def job(worker: int, names: list[str], share: float, ends: float) -> Job:
+        return Job(worker, worker_seed(seed, shard, worker), tuple(names), share, ends,
+                   profile, worker_template(template, shard, worker), target, database)
 
     if not real:
-        return Plan([[job(w, suites, seconds) for w in range(workers)]])
+        return Plan([[job(w, suites, seconds, start + seconds) for w in range(workers)]])
     phases: list[list[Job]] = []
     share = seconds / len(suites)
     if "stateful" in suites:  # it models every member of the Avatars: nobody else may write
-        phases.append([job(0, ["stateful"], share)])
+        phases.append([job(0, ["stateful"], share, start + share)])
     if "contract" in suites:
-        phases.append([job(w, ["contract"], seconds - share * len(phases))
+        phases.append([job(w, ["contract"], seconds - share * len(phases), start + seconds)
                        for w in range(workers)])
     return Plan(phases)
 
@@ -360,7 +373,7 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
                ("example database", exampledb.describe(args.db))],
         secrets=[k for k in (external.key_a, external.key_b) if k] if external else [])
     report.requests, report.invites = 0, 0
-    started = time.monotonic()
+    started, began = time.monotonic(), time.time()
     outcomes: list[WorkerOutcome] = []
     view = View(seconds=seconds, workers=workers, out=sys.stdout)
     interrupted = False
@@ -370,7 +383,7 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
             print(f"the mock, served once for every worker: {target.base_url}", flush=True)
         the_plan = plan(target=target, real=external is not None, suites=suites,
                         seconds=seconds, seed=seed, shard=shard, workers=workers,
-                        profile=profile, template=template, database=args.db)
+                        profile=profile, template=template, database=args.db, start=began)
         with view.shown():
             for phase in the_plan.phases:
                 done, interrupted = run_phase(phase, view)

@@ -87,7 +87,7 @@ def test_two_workers_on_one_mock_fold_into_one_summary_and_show_a_finding_at_onc
         [sys.executable, "-m", "harness.fuzz", "--workers", "2", "--minutes", "0.1",
          "--suites", "stateful", "--fault", FAULT, "--report-dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-        env=fuzz_env(FUZZ_DB="none", FUZZ_SEED="4242"))
+        env=fuzz_env(FUZZ_DB="none", FUZZ_SEED="4242", HYPOTHESIS_PROFILE="dev"))
     arrived: dict[str, float] = {}
     lines = []
     assert process.stdout is not None
