@@ -28,10 +28,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.compare import instant, same
 from harness.guard import Budget, BudgetExhausted, Guard, UnsafeRequest
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport
+from judge.instants import instant
+from judge.members import same
 from mock_server.faults import CATALOGUE
 
 BIN = Path(sys.executable).parent
