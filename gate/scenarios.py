@@ -42,6 +42,7 @@ from judge.frame import membership_elsewhere_kept, shows_only_its_own
 from judge.instants import date_time, instant, not_before
 from judge.limits import rate_limit_headers, retry_after
 from judge.members import (
+    differences,
     invite_result,
     membership_differences,
     new_user_profile,
@@ -224,8 +225,10 @@ class GateChecks:
     """The gate's checks against one target; fills `result` (a SuiteResult named "gate")."""
 
     def __init__(self, target: Target, guard: Guard, snapshots: dict[str, Snapshot],
-                 fresh_email: Callable[[], str]) -> None:
+                 fresh_email: Callable[[], str], *, probe_owner: bool = False) -> None:
         self.target = target
+        self.probe_owner = probe_owner  # R9 on the owners, by choice (see owner_is_protected)
+        self.damage: list[str] = []  # what the R9 probe could not put back: for the report
         self.guard = guard
         self.snapshots = snapshots
         self.fresh_email = fresh_email
@@ -252,7 +255,10 @@ class GateChecks:
                   self.delete_is_soft_and_reinvite_keeps_identity,
                   self.writes_without_a_valid_key_change_nothing,
                   self.avatars_stay_apart_on_a_shared_user]
-        self.result.skipped["R9"] = R9_REASON
+        if self.probe_owner and not read_only:
+            writes.insert(0, self.owner_is_protected)  # first: the owners are back the soonest
+        else:
+            self.result.skipped["R9"] = R9_REASON
         for step in reads:
             self._run(step)
         if read_only:
@@ -826,6 +832,83 @@ class GateChecks:
             in_b, self.b.get(user_id).answer, "DELETE", "the person's membership in Avatar B"),
             "R6")
 
+    # -- R9, by choice -------------------------------------------------------------------------
+
+    def owner_is_protected(self) -> None:
+        """R9 (only with --probe-owner): no Avatar's owner can be demoted or removed.
+
+        Each Avatar's owner, as listed at the start, is sent PUT {"is_admin": false}, then
+        DELETE; a correct server answers both 409 owner_protected and changes nothing (R11). A
+        write the server accepts is undone at once, before R9 is failed: is_admin set true
+        again, or the owner invited back with the membership fields they had. What the API
+        cannot give back (an owner's is_owner and joined_at after a removal) is in `damage`.
+        A server that demoted its owner is not also asked to remove them.
+        """
+        for key, snap in self.snapshots.items():
+            owner = next((m for m in snap.members
+                          if (m.get("membership") or {}).get("is_owner") is True), None)
+            if owner is None:
+                self.errors.append(f"Avatar {key} lists no owner: R9 was not probed there")
+                continue
+            marks = self._marks()
+            try:
+                self._probe_owner(key, snap, owner)
+            except RuleViolation as violation:  # recorded here: the next Avatar is probed too
+                self.result.findings.append(Finding(violation.rule, SUITE, str(violation),
+                                                    reproduction(self._since(marks))))
+
+    def _probe_owner(self, key: str, snap: Snapshot, owner: dict[str, Any]) -> None:
+        client = self._client(key)
+        user_id = owner["user_id"]
+        email = str((owner.get("profile") or {}).get("email") or "")
+        who = f"Avatar {key}'s owner {user_id}"
+        with self.guard.probing_owner(key, user_id, email):
+            for write in ("demote", "remove"):
+                if write == "demote":
+                    answer = client.update(user_id, {"is_admin": False})
+                else:
+                    answer = client.remove(user_id)
+                if 200 <= answer.status < 300:
+                    undone = self._put_owner_back(client, key, snap, owner, write)
+                    self.expect(False, "R9", f"{answer.method} {self._path(answer)} of {who} "
+                                f"answered {answer.status}: the owner was {write}d ({undone}); "
+                                "want 409 owner_protected")
+                self.expect_status(answer, 409, "R9", f"{who} may not be {write}d",
+                                   code="owner_protected")
+                after = self._get_member(client, user_id, "R9", f"{who} is still a member")
+                self.expect_unchanged(owner, after, "R11", f"a refused attempt to {write} {who} "
+                                      "changed them")
+
+    def _put_owner_back(self, client: ApiClient, key: str, snap: Snapshot,
+                        owner: dict[str, Any], write: str) -> str:
+        """Undo an accepted demotion or removal of `owner`; say how far that went."""
+        user_id = owner["user_id"]
+        email = str((owner.get("profile") or {}).get("email") or "")
+        had = owner.get("membership") or {}
+        if write == "demote":
+            back = client.update(user_id, {"is_admin": had.get("is_admin", True)})
+        else:
+            back = client.invite({"email": email, "membership": {
+                name: had[name] for name in MEMBERSHIP_DEFAULTS if name in had}})
+        now = client.get(user_id)
+        if not (200 <= back.status < 300 and now.status == 200 and isinstance(now.body, dict)):
+            self.damage.append(f"Avatar {key}: the owner {user_id} ({email}) was {write}d by the "
+                               f"R9 probe and could not be put back ({back.method} answered "
+                               f"{back.status}); restore them by hand")
+            return "and could not be put back"
+        # The final check of the members present before the run compares with what could be
+        # put back, so that it reports the same harm only once (here).
+        index = next(i for i, m in enumerate(snap.members) if m.get("user_id") == user_id)
+        snap.members[index] = now.body
+        lost = [d for d in differences(owner, now.body)
+                if not d.startswith("/membership/updated_at")]
+        if lost:
+            self.damage.append(f"Avatar {key}: the owner {user_id} ({email}) was {write}d by the "
+                               f"R9 probe and put back at once, but the API cannot give back "
+                               f"all of it: {'; '.join(lost)}; restore it by hand")
+            return f"put back at once, except {'; '.join(lost)}"
+        return "put back at once"
+
     # -- checks over everything the gate saw ---------------------------------------------------
 
     def answers_to_one_avatar_hold_nothing_of_another(self) -> None:
@@ -861,6 +944,25 @@ class GateChecks:
             rule = "R12" if 400 <= answer.status < 500 else "SPEC"
             self.flag(problem is None, rule, f"spec {answer.method} {answer.status}",
                       f"{where}, which the spec does not allow: {problem}", [answer])
+
+
+def owner_protection(target: Target, guard: Guard) -> tuple[SuiteResult, list[str]]:
+    """R9 alone, by choice (`make fuzz` with FUZZ_PROBE_OWNER=1): the check `--probe-owner`
+    adds to the gate, on each Avatar's owner as listed now. The result, and what could not be
+    put back (see GateChecks.owner_is_protected)."""
+    keys = {"A": target.key_a} | ({"B": target.key_b} if target.key_b else {})
+    snapshots = {}
+    for key, api_key in keys.items():
+        members, pages = walk(ApiClient(target.base_url, api_key, name=key))
+        snapshots[key] = Snapshot(key, members, pages)
+
+    def no_invites() -> str:
+        raise AssertionError("the owner probe invites nobody but the owner")
+
+    checks = GateChecks(target, guard, snapshots, no_invites, probe_owner=True)
+    checks._run(checks.owner_is_protected)
+    checks.result.requests = checks.a.requests + (checks.b.requests if checks.b else 0)
+    return checks.result, checks.damage + checks.errors
 
 
 def avatar_ids_in(value: Any) -> Iterator[Any]:

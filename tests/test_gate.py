@@ -381,6 +381,122 @@ def test_the_faults_the_gate_cannot_witness_are_the_ones_its_docs_list() -> None
     assert listed == set(UNWITNESSABLE) and listed <= set(CATALOGUE)
 
 
+# --- R9 on a real server, by choice (--probe-owner, FUZZ_PROBE_OWNER=1) -------------------------
+
+
+def members_of(pages: bytes) -> dict[str, dict]:
+    return {m["user_id"]: m for line in pages.splitlines() for m in json.loads(line)}
+
+
+def owners(pages: dict[str, bytes]) -> dict[str, dict]:
+    return {key: next(m for m in members_of(text).values() if m["membership"]["is_owner"])
+            for key, text in pages.items()}
+
+
+def without(member: dict, *names: str) -> dict:
+    return {**member, "membership": {k: v for k, v in member["membership"].items()
+                                     if k not in names}}
+
+
+@pytest.mark.xdist_group("gate-faults")
+def test_gate_probe_owner_passes_owners_the_server_protects_and_touches_nothing(
+    mock_factory, tmp_path: Path
+) -> None:
+    # Given a server that protects its owners
+    server = mock_factory()
+    before = server.lists()
+    # When the gate probes the owners on purpose
+    run = gate(tmp_path, "--base-url", server.base_url, "--suites", "gate", "--probe-owner")
+    # Then R9 is judged and passes, and every member, the owners too, is exactly as it was
+    assert run.status == 0, run.stdout + run.stderr
+    case = run.testcase("R9")
+    assert case.find("skipped") is None and case.find("failure") is None
+    assert server.lists() == before
+
+
+@pytest.mark.xdist_group("gate-faults")
+@pytest.mark.parametrize("fault", ["owner_demotable", "owner_removable"])
+def test_gate_probe_owner_fails_r9_and_puts_the_owner_back_at_once(
+    mock_factory, tmp_path: Path, fault: str
+) -> None:
+    # Given a server that lets an owner be demoted, or removed
+    server = mock_factory(fault)
+    before = server.lists()
+    # When the gate probes the owners on purpose
+    run = gate(tmp_path, "--base-url", server.base_url, "--suites", "gate", "--probe-owner")
+    # Then it fails R9, naming the write that was accepted
+    assert run.status == 1, run.stdout + run.stderr
+    assert run.failed == {"R9"}, run.stdout
+    assert "want 409 owner_protected" in run.testcase("R9").find("failure").text
+    # And each owner is back at once, as far as the API allows: demoted, every field but
+    # updated_at as it was; removed, listed again with the same membership fields, and the run
+    # says what it could not give back (is_owner, joined_at)
+    after = server.lists()
+    for key, owner in owners(before).items():
+        now = members_of(after[key])[owner["user_id"]]
+        if fault == "owner_demotable":
+            assert without(now, "updated_at") == without(owner, "updated_at")
+        else:
+            moved = ("is_owner", "joined_at", "updated_at")
+            assert without(now, *moved) == without(owner, *moved)
+            assert f"the owner {owner['user_id']}" in run.stdout and "by hand" in run.stdout
+    # and nothing else changed
+    for key in before:
+        rest = {k: m for k, m in members_of(after[key]).items()
+                if not m["membership"]["is_owner"]} if fault == "owner_demotable" else {}
+        assert all(members_of(before[key])[k] == m for k, m in rest.items())
+
+
+@pytest.mark.xdist_group("gate-faults")
+def test_gate_without_probe_owner_never_writes_to_an_owner(mock_factory, tmp_path: Path) -> None:
+    # Given a server that lets an owner be removed: a probe would remove them
+    server = mock_factory("owner_removable")
+    before = server.lists()
+    # When the gate runs without --probe-owner
+    run = gate(tmp_path, "--base-url", server.base_url, "--suites", "gate")
+    # Then R9 is skipped, saying how to check it, and the owners are untouched
+    assert run.status == 0, run.stdout + run.stderr
+    assert "--probe-owner" in run.testcase("R9").find("skipped").get("message")
+    assert server.lists() == before
+
+
+def test_gate_refuses_probe_owner_with_read_only(tmp_path: Path) -> None:
+    run = gate(tmp_path, "--base-url", "http://127.0.0.1:9/v1beta", "--probe-owner",
+               "--read-only")
+    assert run.status == 2 and "--probe-owner" in run.stderr
+
+
+@pytest.mark.xdist_group("gate-faults")
+@pytest.mark.parametrize(("fault", "verdict"), [("", "pass"), ("owner_demotable", "FAIL")])
+def test_make_fuzz_with_fuzz_probe_owner_judges_r9_on_a_real_server(
+    mock_factory, tmp_path: Path, fault: str, verdict: str
+) -> None:
+    # Given a server outside the process, with or without a broken R9
+    server = mock_factory(*filter(None, [fault]))
+    before = server.lists()
+    # When make fuzz runs against it with FUZZ_PROBE_OWNER=1 (no suite and one worker: quick)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MAXGOOD_", "FUZZ_"))}
+    environment |= {"MAXGOOD_BASE_URL": server.base_url, "MAXGOOD_API_KEY": KEY_A,
+                    "MAXGOOD_API_KEY_B": KEY_B, "FUZZ_PROBE_OWNER": "1", "FUZZ_MINUTES": "0.1",
+                    "FUZZ_WORKERS": "1"}
+    done = subprocess.run([sys.executable, "-m", "harness.fuzz", "--suites", "",
+                           "--report-dir", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env=environment, cwd=Path(__file__).parents[1])
+    # Then R9 is judged, and fails only where the server broke it; the owners are as they were
+    # (where one was demoted, put back: all but updated_at)
+    assert (tmp_path / "summary.md").exists(), done.stdout + done.stderr
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    row = next(line for line in summary.splitlines() if line.startswith("| R9 |"))
+    assert verdict in row, done.stdout + done.stderr
+    assert (done.returncode == 1) is (verdict == "FAIL"), done.stdout + done.stderr
+    after = server.lists()
+    for key, owner in owners(before).items():
+        now = members_of(after[key])[owner["user_id"]]
+        assert without(now, "updated_at") == without(owner, "updated_at")
+    if not fault:
+        assert after == before
+
+
 @pytest.mark.xdist_group("gate-faults")
 def test_gate_read_only_catches_what_reads_show(mock_factory, tmp_path: Path) -> None:
     faulty = mock_factory("get_reads_other_avatar")
