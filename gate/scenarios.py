@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
 from harness.client import ApiClient, Exchange, reproduction
 from harness.guard import BudgetExhausted, Guard, GuardRefusal
 from harness.report import Finding, SuiteResult
@@ -864,10 +866,15 @@ class GateChecks:
         who = f"Avatar {key}'s owner {user_id}"
         with self.guard.probing_owner(key, user_id, email):
             for write in ("demote", "remove"):
-                if write == "demote":
-                    answer = client.update(user_id, {"is_admin": False})
-                else:
-                    answer = client.remove(user_id)
+                answer = None
+                try:
+                    if write == "demote":
+                        answer = client.update(user_id, {"is_admin": False})
+                    else:
+                        answer = client.remove(user_id)
+                finally:
+                    if answer is None:  # no answer (an error, a signal): it may have taken
+                        self._put_owner_back_if_gone(client, key, snap, owner, write)
                 if 200 <= answer.status < 300:
                     undone = self._put_owner_back(client, key, snap, owner, write)
                     self.expect(False, "R9", f"{answer.method} {self._path(answer)} of {who} "
@@ -879,18 +886,38 @@ class GateChecks:
                 self.expect_unchanged(owner, after, "R11", f"a refused attempt to {write} {who} "
                                       "changed them")
 
+    def _put_owner_back_if_gone(self, client: ApiClient, key: str, snap: Snapshot,
+                                owner: dict[str, Any], write: str) -> None:
+        """After a protected write that got no answer: undo it if the owner shows it took."""
+        try:
+            now = client.get(owner["user_id"])
+        except (requests.RequestException, GuardRefusal):
+            now = None
+        took = now is None or (now.status == 404 if write == "remove" else (
+            now.status == 200 and isinstance(now.body, dict)
+            and (now.body.get("membership") or {}).get("is_admin") is False))
+        if took:
+            self._put_owner_back(client, key, snap, owner, write)
+
     def _put_owner_back(self, client: ApiClient, key: str, snap: Snapshot,
                         owner: dict[str, Any], write: str) -> str:
         """Undo an accepted demotion or removal of `owner`; say how far that went."""
         user_id = owner["user_id"]
         email = str((owner.get("profile") or {}).get("email") or "")
         had = owner.get("membership") or {}
-        if write == "demote":
-            back = client.update(user_id, {"is_admin": had.get("is_admin", True)})
-        else:
-            back = client.invite({"email": email, "membership": {
-                name: had[name] for name in MEMBERSHIP_DEFAULTS if name in had}})
-        now = client.get(user_id)
+        try:
+            if write == "demote":
+                back = client.update(user_id, {"is_admin": had.get("is_admin", True)})
+            else:
+                back = client.invite({"email": email, "membership": {
+                    name: had[name] for name in MEMBERSHIP_DEFAULTS if name in had}})
+            now = client.get(user_id)
+        except (requests.RequestException, GuardRefusal) as error:
+            self.damage.append(f"Avatar {key}: the owner {user_id} ({email}) may have been "
+                               f"{write}d by the R9 probe and could not be put back "
+                               f"({type(error).__name__}: {error}); check them and restore them "
+                               "by hand")
+            return "and could not be put back"
         if not (200 <= back.status < 300 and now.status == 200 and isinstance(now.body, dict)):
             self.damage.append(f"Avatar {key}: the owner {user_id} ({email}) was {write}d by the "
                                f"R9 probe and could not be put back ({back.method} answered "

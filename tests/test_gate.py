@@ -630,6 +630,34 @@ def test_guard_lets_the_run_write_to_its_own_members_only_through_the_right_key(
 
 
 @pytest.mark.xdist_group("gate-unit")
+def test_guard_lets_only_the_owner_probe_name_the_owner_and_never_ledgers_it() -> None:
+    # Given a guard whose request budget is already spent
+    g = guard(max_requests=1, wind_down_requests=0)
+    send(g, prepared("GET", "/users"))
+    # Then outside the probe the owner is out of reach, as any member the run did not invite
+    with pytest.raises(UnsafeRequest):
+        send(g, prepared("PUT", "/users/own", {"is_admin": False}))
+    # And inside it, through the owner's own key: the protected writes and putting them back,
+    # whatever the budget says (an owner must never be left demoted for a spent budget)
+    with g.probing_owner("A", "own", " Owner@Customer.example"):
+        send(g, prepared("PUT", "/users/own", {"is_admin": False}))
+        send(g, prepared("DELETE", "/users/own"), 204)
+        send(g, prepared("POST", "/users", {"email": "owner@customer.example"}), 201,
+             invited("own", existing=True))
+        # but nobody else, and not through the other key
+        for method, path, body, key in (("DELETE", "/users/own", None, "key-b"),
+                                        ("PUT", "/users/someone", {"notes": "x"}, "key-a"),
+                                        ("POST", "/users", {"email": "ceo@customer.example"},
+                                         "key-a")):
+            with pytest.raises(UnsafeRequest):
+                send(g, prepared(method, path, body, key=key))
+    # And the owner put back is no member of the run's: cleanup never removes them
+    assert g.entries() == [] and g.invites == 1
+    with pytest.raises(UnsafeRequest):
+        send(g, prepared("DELETE", "/users/own"))
+
+
+@pytest.mark.xdist_group("gate-unit")
 def test_guard_refuses_invites_of_addresses_not_made_from_the_template() -> None:
     g = guard()
     with pytest.raises(UnsafeRequest, match="did not make"):
