@@ -345,7 +345,6 @@ def test_ordinary_addresses_are_accepted(api_a: Api, email: str) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/",
         "/v1beta",
         "/v1beta/",
         "/v1beta/members",
