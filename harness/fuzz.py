@@ -10,7 +10,9 @@ seed is printed first, so a run can be replayed; the summary names each rule, ho
 exercised, and for each failure the reproduction as curl commands (keys redacted).
 
 Exit status: 0 no rule broken, 1 some rule broken, 2 misconfigured or incomplete (a suite that
-could not run to its end), 130 interrupted.
+never started or was stopped before its end, by the guard, a crash or an answer it could not
+handle; a request the guard refused as unsafe; a rule not judged for want of time or budget,
+said with the FUZZ_MINUTES that would suffice; or no rule judged at all), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import time
 from collections.abc import Iterator
 
 from harness.client import ApiClient
-from harness.guard import Budget, Guard
+from harness.guard import Budget, Guard, UnsafeRequest
 from harness.report import SuiteResult
 from harness.reporting import RunReport, merge
-from harness.suites import SuiteUnavailable, run_suite
+from harness.suites import SuiteUnavailable, not_started, run_suite, shortfall
 from harness.target import Target, embedded_mock, target_from_env
 
 # The stateful suite first: it reaches every rule within seconds (tests/test_suites_catch_faults),
@@ -127,12 +129,16 @@ def fuzz_suite(name: str, external: Target | None, faults: tuple[str, ...], seco
             report.leftovers += remove_leftovers(guard, external)
         report.requests = (report.requests or 0) + guard.requests
         report.invites = (report.invites or 0) + guard.invites
-    outcome.result.requests = outcome.result.requests or guard.requests
-    if outcome.error is not None:
-        report.incomplete.append(outcome.stopped or str(outcome.error))
-    elif outcome.stopped:
-        report.notes.append(f"the {name} suite stopped early: {outcome.stopped}")
-    return outcome.result
+        report.refusals = (report.refusals or 0) + len(guard.refusals)
+    result = outcome.result
+    result.requests = result.requests or guard.requests
+    unsafe = [r for r in guard.refusals if isinstance(r, UnsafeRequest)]
+    if unsafe:
+        # The suite tried to touch data it did not create: whatever it judged, it did not run
+        # as it promised, and the guard's refusal may have cut a check short.
+        result.incomplete.append(f"the guard refused {len(unsafe)} unsafe request(s) of the "
+                                 f"{name} suite, first: {unsafe[0]}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,24 +172,36 @@ def main(argv: list[str] | None = None) -> int:
                        facts=[("profile", profile), ("minutes", f"{args.minutes:g}")],
                        secrets=[k for k in (external.key_a, external.key_b) if k]
                        if external else [])
-    report.requests, report.invites = 0, 0
+    report.requests, report.invites, report.refusals = 0, 0, 0
+    budget = args.minutes * 60
+    shares: dict[str, float] = {}
     interrupted = False
     try:
         for index, name in enumerate(suites):
-            remaining = args.minutes * 60 - (time.monotonic() - started)
-            share = max(remaining / (len(suites) - index), 1.0)
+            remaining = budget - (time.monotonic() - started)
+            share = remaining / (len(suites) - index)
+            shares[name] = max(share, 0.0)
+            if share < 1.0:
+                print(f"-- {name} suite: no time left", flush=True)
+                report.results.append(not_started(name, (
+                    f"the suites before it used the whole budget of {budget:.0f}s" if index
+                    else f"its share of the budget of {budget:.0f}s is under a second")))
+                continue
             print(f"-- {name} suite: up to {share:.0f}s", flush=True)
-            result = fuzz_suite(name, external, faults, share, seed, profile, report)
+            try:
+                result = fuzz_suite(name, external, faults, share, seed, profile, report)
+            except SuiteUnavailable as missing:
+                report.results.append(not_started(name, str(missing)))
+                continue
             report.results.append(result)
             print(f"   {name}: {len(result.findings)} finding(s), {result.requests} requests, "
                   f"{result.seconds:.0f}s", flush=True)
-    except SuiteUnavailable as missing:
-        report.incomplete.append(str(missing))
     except KeyboardInterrupt:
         interrupted = True
         report.notes.append("interrupted: the summary covers the suites that finished")
     report.results = merge(report.results)
     report.seconds = time.monotonic() - started
+    report.shortfall = shortfall(shares, 0.0, budget, "FUZZ_MINUTES={}")
     print()
     print(report.console())
     print(f"\nreplay: make fuzz FUZZ_SEED={seed} FUZZ_MINUTES={args.minutes:g}"
@@ -192,9 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         report.write(args.report_dir)
     if interrupted:
         return 130
-    if report.findings:
-        return 1
-    return 2 if report.incomplete else 0
+    return report.exit_status()
 
 
 if __name__ == "__main__":
