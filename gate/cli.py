@@ -1,16 +1,20 @@
 """`maxgood-contract`: the CI gate. Judges a deployed server against the contract, safely.
 
     maxgood-contract --base-url URL --api-key KEY [--api-key-b KEY_B] [--report-dir DIR]
+    maxgood-contract cleanup --base-url URL --api-key KEY [--api-key-b KEY_B] [--report-dir DIR]
 
 Exit status: 0 the target keeps the contract; 1 violations found (or the run's own members
-could not all be removed); 2 misconfigured, unreachable, or the run could not be completed (a
-suite that never started or was stopped before its end, a request the guard refused as unsafe,
-a rule not judged for want of budget, said with the --max-minutes that would suffice, or no
-rule judged at all); 130 / 143 interrupted (SIGINT / SIGTERM), after cleaning up.
+could not all be removed although the server answered); 2 misconfigured, unreachable, or the
+run could not be completed (the server stopped answering: what is left is listed, with the
+`cleanup` command that removes it; a suite that never started or was stopped before its end; a
+request the guard refused as unsafe; a rule not judged for want of budget, said with the
+--max-minutes that would suffice; or no rule judged at all); 130 / 143 interrupted (SIGINT /
+SIGTERM), after cleaning up.
 
 A run, in order:
 
-1. preflight: the URL answers, each key is accepted, GET /users looks like the API;
+1. preflight: the URL answers, each key is accepted, GET /users looks like the API; members
+   an earlier, killed run left behind are removed (`gate.cleanup`), never counted as anyone's;
 2. record every pre-existing member of each Avatar (a full walk of the list);
 3. the gate's own checks (`gate.scenarios`), then the suites, all under `harness.guard`: request,
    invite and time budgets, and writes only to members this run invited;
@@ -37,9 +41,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from gate import cleanup as sweeper
+from gate import ledger as ledgers
 from gate.scenarios import GateChecks, Snapshot, walk
 from harness.client import ApiClient, reproduction
-from harness.compare import differences
 from harness.guard import (
     Budget,
     BudgetExhausted,
@@ -53,6 +58,7 @@ from harness.reporting import RunReport, merge
 from harness.rules import RULES, RuleViolation
 from harness.suites import SuiteUnavailable, not_started, run_suite, shortfall
 from harness.target import Target
+from judge.members import differences
 
 PROG = "maxgood-contract"
 EXIT_OK, EXIT_VIOLATIONS, EXIT_UNUSABLE = 0, 1, 2
@@ -104,6 +110,7 @@ class Settings:
     markdown: str | None
     seed: int | None
     profile: str
+    ledger: str | None = None
 
     @property
     def target(self) -> Target:
@@ -116,7 +123,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Judge a MaxGood.work v1beta server against the contract (R1–R14), writing "
         "only to members it creates and removing them at the end.",
         epilog="Exit status: 0 keeps the contract, 1 violations found, 2 misconfigured, "
-        "unreachable or incomplete. See docs/GATE.md.",
+        "unreachable or incomplete. `maxgood-contract cleanup --help`: remove what a killed "
+        "run left. See docs/GATE.md.",
     )
     env = os.environ.get
     parser.add_argument("--base-url", default=env("MAXGOOD_BASE_URL"),
@@ -144,7 +152,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--suites", default=env("MAXGOOD_GATE_SUITES") or ",".join(SUITES),
                         help="which to run, comma-separated, of gate (the gate's own checks), "
                         "contract, stateful (default %(default)s) [MAXGOOD_GATE_SUITES]")
-    parser.add_argument("--report-dir", help="write junit.xml and summary.md here")
+    parser.add_argument("--report-dir", help="write junit.xml and summary.md here, and keep "
+                        f"the run's ledger there ({ledgers.LEDGER_NAME})")
+    parser.add_argument("--ledger", help="the ledger file, if not the one in --report-dir")
+    parser.add_argument("--request-timeout", type=float, default=30.0,
+                        help="the longest wait for one answer, in seconds (default %(default)s)")
     parser.add_argument("--junit", help="write the JUnit XML report to this file")
     parser.add_argument("--markdown", help="write the Markdown summary to this file")
     parser.add_argument("--seed", type=int, default=int(env("FUZZ_SEED") or 0) or None,
@@ -177,7 +189,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise Unusable(str(error)) from None
     if "@" not in args.email_template:
         raise Unusable(f"the email template {args.email_template!r} is not an address")
-    for name in ("max_invites", "max_requests", "max_minutes"):
+    for name in ("max_invites", "max_requests", "max_minutes", "request_timeout"):
         if getattr(args, name) <= 0:
             raise Unusable(f"--{name.replace('_', '-')} must be positive")
     suites = tuple(s.strip() for s in args.suites.split(",") if s.strip())
@@ -190,7 +202,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         key_b=key_b.strip() if key_b else None,
         email_template=args.email_template,
         budget=Budget(max_requests=args.max_requests, max_invites=args.max_invites,
-                      seconds=args.max_minutes * 60, retry_after_cap=args.retry_after_cap),
+                      seconds=args.max_minutes * 60, retry_after_cap=args.retry_after_cap,
+                      request_timeout=args.request_timeout),
         read_only=args.read_only,
         suites=suites,
         report_dir=args.report_dir,
@@ -198,6 +211,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         markdown=args.markdown,
         seed=args.seed,
         profile=args.profile,
+        ledger=args.ledger,
     )
 
 
@@ -282,6 +296,8 @@ class Run:
     incomplete: list[str] = field(default_factory=list)  # what kept the run from judging all
     shares: dict[str, float] = field(default_factory=dict)  # seconds each suite was given
     suites_began: float | None = None  # seconds into the run when the suites started
+    lost: str | None = None  # the server stopped answering during cleanup: why
+    stranded: list[str] = field(default_factory=list)  # left because the server did not answer
     interrupted: int | None = None
     _emails: Iterator[int] = field(default_factory=lambda: iter(range(1, 10**9)))
 
@@ -364,9 +380,16 @@ def clean_up(run: Run) -> None:
         before = run.snapshots.get(key)
         if before is None:
             continue
+        if run.lost is not None:
+            run.stranded.append(f"Avatar {key}: unverified, the server stopped answering")
+            continue
         try:
             after, _ = walk(client)
-        except (RuleViolation, requests.RequestException) as error:
+        except requests.RequestException as error:
+            run.lost = f"the final list walk of Avatar {key} got no answer ({error})"
+            run.stranded.append(f"Avatar {key}: unverified, the final list walk got no answer")
+            continue
+        except RuleViolation as error:
             run.notes.append(f"could not list Avatar {key} after the run to verify it: {error}")
             run.leftovers.append(f"Avatar {key}: unverified, the final list walk failed")
             continue
@@ -374,12 +397,24 @@ def clean_up(run: Run) -> None:
 
 
 def _remove(run: Run, client: ApiClient, user_id: str, email: str) -> bool:
-    for attempt in range(3):
+    if run.lost is not None:
+        # One member whose removals got no answer is enough: the rest wait for `cleanup`
+        # rather than each costing the run three timeouts.
+        run.stranded.append(f"Avatar {client.name}: user {user_id} ({email}); not tried: "
+                            f"{run.lost}")
+        return False
+    attempts = 1 if run.guard.lost else 3  # a server already lost gets one more chance
+    for attempt in range(attempts):
         try:
             answer = client.remove(user_id)
         except requests.RequestException as error:
             answer = None
             problem = f"{type(error).__name__}"
+            if attempt == attempts - 1:
+                run.lost = f"DELETE of {user_id} got no answer ({problem})"
+                run.stranded.append(f"Avatar {client.name}: user {user_id} ({email}); DELETE "
+                                    f"got no answer ({problem})")
+                return False
         else:
             if answer.status in (204, 404):
                 return True
@@ -493,12 +528,17 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
     run = Run(settings, guard, marker=f"mgc{secrets.token_hex(4)}")
     run.clients = {name: ApiClient(target.base_url, key, name=name,
                                    timeout=CLEANUP_TIMEOUT * 2) for name, key in keys.items()}
+    book = sweeper.open_ledger(settings, run.marker, progress)
+    guard.journal = book
     with guard.installed(), signals_interrupt(run) as shield:
         try:
             for name, client in run.clients.items():
                 preflight(client, target, f"key {name} (--api-key{'-b' if name == 'B' else ''})")
+            earlier = sweeper.before_run(run, book, progress)
             for name, client in run.clients.items():
                 run.snapshots[name] = snapshot(client, name)
+                earlier.exclude(run.snapshots[name])
+                book.avatar(name, run.snapshots[name].avatar_id)
                 progress(f"key {name}: Avatar {run.snapshots[name].avatar_id}, "
                          f"{len(run.snapshots[name].members)} pre-existing member(s) recorded")
             avatars = {name: snap.avatar_id for name, snap in run.snapshots.items()}
@@ -523,6 +563,7 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
         finally:
             shield()
             clean_up(run)
+            sweeper.after_run(run, book, progress)
     results = merge(run.results)
     if run.safety.findings or run.safety.exercised:
         results.append(run.safety)
@@ -537,7 +578,7 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
         seed=settings.seed,
         facts=_facts(settings, run),
         notes=run.notes + _guard_notes(guard),
-        leftovers=run.leftovers,
+        leftovers=run.leftovers + run.stranded,
         incomplete=run.incomplete + _unsafe_refusals(guard),
         shortfall=shortfall(run.shares, run.suites_began or 0.0,
                             settings.budget.seconds or 0.0, "--max-minutes {}")
@@ -548,9 +589,9 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
         report.notes.insert(0, f"interrupted by {signal.Signals(run.interrupted).name}; the "
                             "members created so far were removed")
         return report, 128 + run.interrupted
-    if report.findings or run.leftovers:
+    if report.findings or run.leftovers:  # broken while the server answered
         return report, EXIT_VIOLATIONS
-    if report.incompleteness():
+    if report.incompleteness() or run.lost:
         return report, EXIT_UNUSABLE
     return report, EXIT_OK
 
@@ -597,6 +638,9 @@ def _guard_notes(guard: Guard) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["cleanup"]:
+        return sweeper.main(args[1:])
     try:
         settings = settings_from(parse_args(argv))
         report, status = execute(settings)

@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+from harness import campaign
 from harness.client import ApiClient
 from harness.guard import Budget, Guard, UnsafeRequest
 from harness.report import SuiteResult
@@ -58,7 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="fuzz this server instead of the mock [MAXGOOD_BASE_URL]")
     parser.add_argument("--suites", default=",".join(SUITES),
                         help="which suites, comma-separated (default %(default)s)")
-    parser.add_argument("--report-dir", help="also write junit.xml and summary.md here")
+    parser.add_argument("--report-dir",
+                        help="also write junit.xml, summary.md and summary.json here")
+    campaign.add_options(parser)
     return parser.parse_args(argv)
 
 
@@ -123,13 +126,15 @@ def fuzz_suite(name: str, external: Target | None, faults: tuple[str, ...], seco
             target = stack.enter_context(embedded_mock(faults))
         guard = stack.enter_context(counted(target, seconds, template))
         # Given no target, the stateful suite starts its own mock, with limits it can reach.
-        outcome = run_suite(name, target, seconds=seconds, seed=seed, profile=profile,
-                            email_template=template, faults=faults if target is None else ())
-        if external is not None:
-            report.leftovers += remove_leftovers(guard, external)
-        report.requests = (report.requests or 0) + guard.requests
-        report.invites = (report.invites or 0) + guard.invites
-        report.refusals = (report.refusals or 0) + len(guard.refusals)
+        try:
+            outcome = run_suite(name, target, seconds=seconds, seed=seed, profile=profile,
+                                email_template=template, faults=faults if target is None else ())
+        finally:  # also when interrupted: what the run created goes
+            if external is not None:
+                report.leftovers += remove_leftovers(guard, external)
+            report.requests = (report.requests or 0) + guard.requests
+            report.invites = (report.invites or 0) + guard.invites
+            report.refusals = (report.refusals or 0) + len(guard.refusals)
     result = outcome.result
     result.requests = result.requests or guard.requests
     unsafe = [r for r in guard.refusals if isinstance(r, UnsafeRequest)]
@@ -138,6 +143,8 @@ def fuzz_suite(name: str, external: Target | None, faults: tuple[str, ...], seco
         # as it promised, and the guard's refusal may have cut a check short.
         result.incomplete.append(f"the guard refused {len(unsafe)} unsafe request(s) of the "
                                  f"{name} suite, first: {unsafe[0]}")
+    # Said at the run's level too, where the campaign tells a suite that ran to its end.
+    report.incomplete += [r for r in result.incomplete if r not in report.incomplete]
     return result
 
 
@@ -161,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         print("harness.fuzz: faults switch on only in the embedded mock; unset MAXGOOD_BASE_URL",
               file=sys.stderr)
         return 2
+    if args.workers > 1 or campaign.Shard.parse(args.shard).count > 1:
+        return campaign.run(args, faults=faults, external=external, seed=seed, profile=profile,
+                            suites=suites, template=email_template())
     where = external.base_url if external else (
         f"the embedded mock{' with ' + ', '.join(faults) if faults else ''}")
     print(f"FUZZ_SEED={seed}  (replay: make fuzz FUZZ_SEED={seed} FUZZ_MINUTES={args.minutes:g}"
@@ -176,38 +186,44 @@ def main(argv: list[str] | None = None) -> int:
     budget = args.minutes * 60
     shares: dict[str, float] = {}
     interrupted = False
+    local = campaign.Local(args, report)  # the live view, example database and what was reached
     try:
-        for index, name in enumerate(suites):
-            remaining = budget - (time.monotonic() - started)
-            share = remaining / (len(suites) - index)
-            shares[name] = max(share, 0.0)
-            if share < 1.0:
-                print(f"-- {name} suite: no time left", flush=True)
-                report.results.append(not_started(name, (
-                    f"the suites before it used the whole budget of {budget:.0f}s" if index
-                    else f"its share of the budget of {budget:.0f}s is under a second")))
-                continue
-            print(f"-- {name} suite: up to {share:.0f}s", flush=True)
-            try:
-                result = fuzz_suite(name, external, faults, share, seed, profile, report)
-            except SuiteUnavailable as missing:
-                report.results.append(not_started(name, str(missing)))
-                continue
-            report.results.append(result)
-            print(f"   {name}: {len(result.findings)} finding(s), {result.requests} requests, "
-                  f"{result.seconds:.0f}s", flush=True)
+        with local.watching():
+            for index, name in enumerate(suites):
+                remaining = budget - (time.monotonic() - started)
+                share = remaining / (len(suites) - index)
+                shares[name] = max(share, 0.0)
+                if share < 1.0:
+                    print(f"-- {name} suite: no time left", flush=True)
+                    report.results.append(not_started(name, (
+                        f"the suites before it used the whole budget of {budget:.0f}s" if index
+                        else f"its share of the budget of {budget:.0f}s is under a second")))
+                    continue
+                print(f"-- {name} suite: up to {share:.0f}s", flush=True)
+                try:
+                    with local.suite(name):
+                        result = fuzz_suite(name, external, faults, share, seed, profile,
+                                            report)
+                except SuiteUnavailable as missing:
+                    report.results.append(not_started(name, str(missing)))
+                    continue
+                report.results.append(result)
+                print(f"   {name}: {len(result.findings)} finding(s), {result.requests} "
+                      f"requests, {result.seconds:.0f}s", flush=True)
     except KeyboardInterrupt:
         interrupted = True
         report.notes.append("interrupted: the summary covers the suites that finished")
     report.results = merge(report.results)
     report.seconds = time.monotonic() - started
     report.shortfall = shortfall(shares, 0.0, budget, "FUZZ_MINUTES={}")
+    local.finish(interrupted)
     print()
     print(report.console())
     print(f"\nreplay: make fuzz FUZZ_SEED={seed} FUZZ_MINUTES={args.minutes:g}"
           f"{' FUZZ_FAULTS=' + ','.join(faults) if faults else ''}")
     if args.report_dir:
         report.write(args.report_dir)
+        local.write_json(args.report_dir)
     if interrupted:
         return 130
     return report.exit_status()

@@ -7,14 +7,20 @@ in the suites: `Guard.installed()` wraps `requests.adapters.HTTPAdapter.send`, w
 through. Before a request goes out the guard
 
 - refuses it past the request, invite or time budget (`BudgetExhausted`);
-- refuses an invite whose email is not made from the email template (`UnsafeRequest`);
+- refuses an invite unless it reads the body as exactly one email made from the email template
+  (or none at all): a body it cannot read strictly (not JSON, not UTF-8, duplicate keys, another
+  content type or encoding, an email that is not one string, a second field or a query
+  parameter that could name an address) is refused, whatever it holds (`UnsafeRequest`);
 - refuses PUT/DELETE (or any other write) naming a user id the run did not invite (`UnsafeRequest`);
 - refuses writes outside `/users` and `/users/{id}`, e.g. an admin or reset endpoint;
-- waits out a `Retry-After` seen earlier (bounded by the time budget).
+- waits out a `Retry-After` seen earlier (bounded by the time budget);
+- refuses everything once the server is lost (`ServerLost`: several requests in a row got no
+  answer), so that a run against a dead server ends in a few timeouts, not one per request.
 
 After an answer it keeps the ledger: every membership created (201 to POST /users), by Avatar
 key, and which of them were removed. Refusals raise before anything is sent, so a refused request
-changes nothing anywhere.
+changes nothing anywhere. A `Journal` (the gate's durable ledger, `gate.ledger`) hears of each
+invite before it is sent and of each creation and removal as it is answered.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -38,6 +45,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "QUERY"})
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_AFTER_CAP = 60.0  # a longer wait is a budget question, not a reason to hang
 TOKEN_PATTERN = r"[A-Za-z0-9._+\-]+"
+LOST_AFTER = 3  # requests in a row without an answer (refused, reset, timed out): server lost
 
 
 class GuardRefusal(KeyboardInterrupt):
@@ -65,6 +73,10 @@ class BudgetExhausted(GuardRefusal):
         self.invites_only = invites_only  # other requests may still go out
 
 
+class ServerLost(BudgetExhausted):
+    """Requests in a row got no answer: the server is gone, the run cannot judge more."""
+
+
 class UnsafeRequest(GuardRefusal):
     """The request could touch data the run did not create."""
 
@@ -82,6 +94,9 @@ class Budget:
     # own bookkeeping: a last list walk, putting back what it changed, removing what it made.
     wind_down_requests: int = 100
     wind_down_seconds: float = 30.0
+    # The longest any one request may wait for its answer: a hung server must not hold a run
+    # (or its cleanup) longer than this per request.
+    request_timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass
@@ -93,6 +108,17 @@ class LedgerEntry:
     email: str
     new_user: bool  # the invite created the user (existing_user false)
     active: bool = True
+
+
+class Journal(Protocol):
+    """Hears of the run's writes as they happen (see `gate.ledger.Ledger`)."""
+
+    def inviting(self, key: str | None, email: str) -> None:
+        """An invite of `email` is about to be sent; raises OSError if it cannot be kept."""
+
+    def created(self, key: str, user_id: str, email: str, new_user: bool) -> None: ...
+
+    def removed(self, key: str, user_id: str, status: int) -> None: ...
 
 
 @dataclass
@@ -112,7 +138,9 @@ def email_pattern(template: str) -> re.Pattern[str]:
     if template.count("{token}") != 1:
         raise ValueError(f"the email template must contain {{token}} once: {template!r}")
     before, after = template.split("{token}")
-    return re.compile(re.escape(before) + TOKEN_PATTERN + re.escape(after), re.IGNORECASE)
+    # ASCII: under IGNORECASE alone, the Kelvin sign would match "k" and a long s "s".
+    return re.compile(re.escape(before) + TOKEN_PATTERN + re.escape(after),
+                      re.IGNORECASE | re.ASCII)
 
 
 @dataclass
@@ -129,6 +157,7 @@ class Guard:
     honour_retry_after: bool = True
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    journal: Journal | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url.rstrip("/"))
@@ -155,6 +184,8 @@ class Guard:
         self._wind_down_until = 0.0
         self._wind_down_left = 0
         self.errors = 0  # requests that got no answer (connection errors, timeouts)
+        self.unanswered = 0  # ...of them in a row, up to the last answer
+        self.lost: str | None = None  # why the server counts as lost, once it does
 
     # -- the ledger -------------------------------------------------------------------------
 
@@ -187,7 +218,17 @@ class Guard:
     def adopt(self, key: str, user_id: str, email: str) -> None:
         """Record a membership of this run's that no 201 announced, so cleanup removes it."""
         with self._lock:
+            known = (key, user_id) in self.ledger
             self.ledger.setdefault((key, user_id), LedgerEntry(key, user_id, email, True))
+        if not known and self.journal is not None:
+            self.journal.created(key, user_id, email, True)
+
+    def retire(self, key: str, user_id: str) -> None:
+        """Note that a membership of the ledger is gone (its DELETE answered 404)."""
+        with self._lock:
+            entry = self.ledger.get((key, user_id))
+            if entry is not None:
+                entry.active = False
 
     def is_template_email(self, email: object) -> bool:
         return isinstance(email, str) and self._emails.fullmatch(email.strip()) is not None
@@ -218,12 +259,19 @@ class Guard:
         plan = self._admit(request, method, url)
         try:
             response = forward()
-        except BaseException:
+        except BaseException as error:
             with self._lock:
                 self.errors += 1
                 if plan.invite:
                     self._pending_invites -= 1
+                if isinstance(error, requests.ConnectionError | requests.Timeout):
+                    self.unanswered += 1
+                    if self.unanswered >= LOST_AFTER and self.lost is None:
+                        self.lost = (f"{self.unanswered} requests in a row got no answer, the "
+                                     f"last {method} {url}: {type(error).__name__}")
             raise
+        with self._lock:
+            self.unanswered = 0
         self._book(plan, request, response)
         return response
 
@@ -264,7 +312,16 @@ class Guard:
         key = self.key_of(request.headers.get("Authorization"))
         write = method not in READ_METHODS
         invite = ours and collection and method == "POST"
-        email = _email_in(request.body) if invite else None
+        email = None
+        if invite and self.enforce_ledger and not self.teardown and not self.read_only:
+            try:
+                email = invite_email(request)
+            except Unreadable as why:
+                self._refuse(UnsafeRequest(f"an invite the guard cannot read as one address "
+                                           f"made from the template: {why}", method, url))
+        elif invite:
+            with contextlib.suppress(Unreadable):
+                email = invite_email(request)
         if self.teardown:
             # Cleanup may read, and remove what the ledger holds through the key that made it.
             if write and not (method == "DELETE" and user_id is not None
@@ -272,6 +329,9 @@ class Guard:
                 self._refuse(UnsafeRequest("only removals of the run's members during cleanup",
                                            method, url))
         else:
+            if self.lost is not None:
+                self._refuse(ServerLost(f"the server stopped answering ({self.lost})", method,
+                                        url))
             if write and self.read_only:
                 self._refuse(UnsafeRequest("read-only run: no writes", method, url))
             if write and ours and self.enforce_ledger:
@@ -293,6 +353,17 @@ class Guard:
                     self.requests += 1
             else:
                 self._spend(method, url, invite)
+        if invite and email is not None and self.journal is not None:
+            try:
+                self.journal.inviting(key, email)  # durable before the invite leaves
+            except OSError as error:
+                with self._lock:
+                    self.requests -= 1
+                    self._pending_invites -= 1
+                    self.invite_attempts -= 1
+                self._refuse(UnsafeRequest(f"the ledger cannot be written ({error}): an invite "
+                                           "it does not hold could not be cleaned up", method,
+                                           url))
         return self._Plan(key, invite, email, user_id)
 
     def _removable(self, key: str | None, user_id: str) -> bool:
@@ -376,6 +447,7 @@ class Guard:
             with self._lock:
                 self.requests += 1
         body = _json(response)
+        heard: list[Callable[[Journal], None]] = []
         with self._lock:
             self.statuses[status] += 1
             if plan.invite:
@@ -394,10 +466,14 @@ class Guard:
                     else:
                         entry.active = True
                         entry.new_user = entry.new_user or new_user
-            if request.method == "DELETE" and status == 204 and plan.user_id is not None:
+                    heard.append(lambda j, o=owner, u=user_id, e=plan.email or "",
+                                 n=new_user: j.created(o, u, e, n))
+            if request.method == "DELETE" and status in (204, 404) and plan.user_id is not None:
                 entry = self.ledger.get((plan.key or "?", plan.user_id))
                 if entry is not None:
-                    entry.active = False
+                    if status == 204:
+                        entry.active = False
+                    heard.append(lambda j, o=entry.key, u=plan.user_id: j.removed(o, u, status))
             if status == 429:
                 self.rate_limited.append(RateLimited(
                     request.method or "", request.url or "", plan.key,
@@ -405,6 +481,9 @@ class Guard:
                 if self.honour_retry_after:
                     self._not_before = max(
                         self._not_before, self.clock() + _retry_after(response, self.budget))
+        if self.journal is not None:
+            for tell in heard:
+                tell(self.journal)
 
 
 def _retry_after(response: requests.Response, budget: Budget) -> float:
@@ -413,16 +492,104 @@ def _retry_after(response: requests.Response, budget: Budget) -> float:
     return min(max(seconds, 1.0), budget.retry_after_cap)
 
 
-def _email_in(body: bytes | str | None) -> str | None:
-    """The `email` a POST /users body carries, if it is JSON and has a string one."""
-    if body is None:
-        return None
+class Unreadable(ValueError):
+    """An invite the guard cannot read as at most one address: it must not be sent."""
+
+
+JSON_MEDIA = re.compile(r"application/(?:[\w.+-]*\+)?json", re.IGNORECASE)
+
+
+def invite_email(request: requests.PreparedRequest) -> str | None:
+    """The one address a POST /users names, or None if it names none; raises Unreadable.
+
+    Whatever a server could read an address from must be read here the same way, or refused:
+    the query, a body in any content type or encoding, JSON with duplicate keys, an `email`
+    that is not a single string, another field whose name or text could carry an address.
+    """
+    query = urlsplit(request.url or "").query
+    if query and any(_names_mail(name) or _holds_at(value)
+                     for name, value in parse_qsl(query, keep_blank_values=True)):
+        raise Unreadable("its query could name an address")
+    body = request.body
+    if body is None or body in (b"", ""):
+        return None  # names nobody: a negative test of a missing body
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogatepass")
+    if not isinstance(body, bytes):
+        raise Unreadable(f"its body is a {type(body).__name__}, not bytes it can read")
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise Unreadable(f"its body is encoded ({encoding})")
+    media = (request.headers.get("Content-Type") or "").split(";")[0].strip()
+    if not JSON_MEDIA.fullmatch(media):
+        raise Unreadable(f"its body is {media or 'of no declared type'}, not JSON")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except UnicodeDecodeError:
+        raise Unreadable("its body is not UTF-8") from None
+    except Unreadable:
+        raise
+    except ValueError as error:
+        raise Unreadable(f"its body is not strict JSON ({error})") from None
+    if not isinstance(data, dict):
+        if any(_holds_at(text) for text in _strings(data)):
+            raise Unreadable("its body is not an object and holds an address")
         return None
-    email = data.get("email") if isinstance(data, dict) else None
+    for name in _keys(data):
+        if _names_mail(name):
+            raise Unreadable(f"it has a field {name!r} that could name an address")
+    email = data.get("email")
+    if isinstance(email, list | dict) and any(True for _ in _strings(email)):
+        # A list or object of no text names nobody (a negative test of the type); one with
+        # text might be read as an address, or several.
+        raise Unreadable(f"its email is a {type(email).__name__} holding text, not one string")
     return email if isinstance(email, str) else None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise Unreadable(f"its body repeats a key ({', '.join(repeated)})")
+    return dict(pairs)
+
+
+def _plain(text: str) -> str:
+    """`text` as a lenient server might read it: percent-decoded, NFKC (＠ is @), any case."""
+    return unicodedata.normalize("NFKC", unquote_plus(text)).casefold()
+
+
+def _holds_at(text: str) -> bool:
+    return "@" in _plain(text)
+
+
+def _names_mail(name: str) -> bool:
+    """Whether a field's name could be read as an address field (Email, e-mail, mail_to...)."""
+    return "mail" in _plain(name)
+
+
+def _keys(data: Any, top: bool = True) -> Iterator[str]:
+    """Every key at any depth, except the one top-level `email` the contract defines."""
+    if isinstance(data, dict):
+        for name, value in data.items():
+            if not (top and name == "email"):
+                yield name
+            yield from _keys(value, top=False)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _keys(item, top=False)
+
+
+def _strings(data: Any) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for name, value in data.items():
+            yield name
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _strings(item)
 
 
 def _json(response: requests.Response) -> Any:
@@ -442,6 +609,15 @@ def _guarded_send(self: HTTPAdapter, request: requests.PreparedRequest, *args: A
     guard = _ACTIVE
     if guard is None:
         return _ORIGINAL_SEND(self, request, *args, **kwargs)
-    if kwargs.get("timeout") is None:
-        kwargs["timeout"] = DEFAULT_TIMEOUT  # a hung connection must not outlive the budget
+    # A hung connection must not outlive the budget: no request waits longer than the cap.
+    kwargs["timeout"] = _capped(kwargs.get("timeout"), guard.budget.request_timeout)
     return guard.send(request, lambda: _ORIGINAL_SEND(self, request, *args, **kwargs))
+
+
+def _capped(timeout: Any, cap: float) -> Any:
+    """`timeout` (None, seconds, or a (connect, read) pair) with no part above `cap`."""
+    if isinstance(timeout, tuple):
+        return tuple(cap if part is None else min(part, cap) for part in timeout)
+    if timeout is None or isinstance(timeout, int | float):
+        return cap if timeout is None else min(timeout, cap)
+    return timeout  # a urllib3 Timeout: the caller's own, left as it is

@@ -1,39 +1,7 @@
-"""The contract's rules, by id, and the one exception every check raises when one is broken."""
+"""The contract's rules and RuleViolation; they live in the judge (`judge.rules`)."""
 
 from __future__ import annotations
 
-RULES: dict[str, str] = {
-    "R1": "Avatar scope",
-    "R2": "Invite never overwrites identity",
-    "R3": "One user per email",
-    "R4": "PUT is membership-only",
-    "R5": "PUT is partial",
-    "R6": "DELETE is a soft remove",
-    "R7": "Invite limits",
-    "R8": "Already a member",
-    "R9": "The owner is protected",
-    "R10": "Pagination is exact",
-    "R11": "Failures change nothing",
-    "R12": "Errors are problem details",
-    "R13": "Authentication",
-    "R14": "Privacy across Avatars",
-    # Not a numbered rule: the spec itself (schemas, statuses, headers) and "never a 5xx".
-    "SPEC": "Conforms to the spec",
-}
+from judge.rules import RULES, VIOLATION_LISTENERS, RuleViolation, check
 
-
-class RuleViolation(AssertionError):
-    """A rule of the contract is broken; the message starts with the rule's id."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        if rule not in RULES:
-            raise ValueError(f"unknown rule {rule!r}")
-        self.rule = rule
-        self.detail = message
-        super().__init__(f"{rule} {RULES[rule]}: {message}")
-
-
-def check(condition: object, rule: str, message: str) -> None:
-    """Raise RuleViolation(rule, message) unless condition holds."""
-    if not condition:
-        raise RuleViolation(rule, message)
+__all__ = ["RULES", "VIOLATION_LISTENERS", "RuleViolation", "check"]

@@ -69,7 +69,10 @@ class SpecSchemas:
             raise InvalidCursor("must be the next_cursor of a previous page")
         if limit is None:
             return self.default_limit, cursor
-        value: object = int(limit) if limit.isascii() and limit.isdigit() else limit
+        # Leading zeros aside, more than three digits is over 100 whatever they are; int() of
+        # thousands of digits would be slow, and past 4300 refused (ValueError).
+        digits = (limit.lstrip("0") or "0") if limit.isascii() and limit.isdigit() else None
+        value: object = int(digits) if digits is not None and len(digits) <= 3 else limit
         if not self._limit.is_valid(value):
             raise InvalidRequest(
                 "The query parameter limit is invalid.",

@@ -22,6 +22,9 @@ CODES_BY_STATUS = {
     403: {"seat_limit_reached"},
     404: {"user_not_found", "not_found"},
     405: {"method_not_allowed"},
+    406: {"not_acceptable"},  # these three come before any operation (the spec's description)
+    408: {"request_timeout"},
+    414: {"uri_too_long"},
     409: {"already_member", "owner_protected"},
     413: {"payload_too_large"},
     415: {"unsupported_media_type"},

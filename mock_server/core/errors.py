@@ -8,15 +8,19 @@ ApiError
  ├── NotFound                  404 not_found         (no such path)
  │    └── UserNotFound         404 user_not_found    (R1)
  ├── MethodNotAllowed          405 method_not_allowed (+ Allow)
+ ├── NotAcceptable             406 not_acceptable    (Accept names neither JSON type)
+ ├── RequestTimeout            408 request_timeout   (the body did not arrive in time)
  ├── AlreadyMember             409 already_member    (R8)
  ├── OwnerProtected            409 owner_protected   (R9)
  ├── PayloadTooLarge           413 payload_too_large
+ ├── UriTooLong                414 uri_too_long
  ├── UnsupportedMediaType      415 unsupported_media_type
  ├── ReadOnlyField             422 read_only_field   (R4, + fields[])
  ├── TooManyInvites            429                   (R7, + Retry-After)
  │    ├── InviteRateLimited    429 invite_rate_limited
  │    └── InviteSafetyCapReached 429 invite_safety_cap_reached
- └── InternalError             500 internal_error
+ ├── InternalError             500 internal_error
+ └── ServiceUnavailable        503 service_unavailable (+ Retry-After; the mock's chaos only)
 """
 
 from __future__ import annotations
@@ -31,14 +35,18 @@ SEAT_LIMIT_REACHED = "seat_limit_reached"
 NOT_FOUND = "not_found"
 USER_NOT_FOUND = "user_not_found"
 METHOD_NOT_ALLOWED = "method_not_allowed"
+NOT_ACCEPTABLE = "not_acceptable"
+REQUEST_TIMEOUT = "request_timeout"
 ALREADY_MEMBER = "already_member"
 OWNER_PROTECTED = "owner_protected"
 PAYLOAD_TOO_LARGE = "payload_too_large"
+URI_TOO_LONG = "uri_too_long"
 UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 READ_ONLY_FIELD = "read_only_field"
 INVITE_RATE_LIMITED = "invite_rate_limited"
 INVITE_SAFETY_CAP_REACHED = "invite_safety_cap_reached"
 INTERNAL_ERROR = "internal_error"
+SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,20 @@ class MethodNotAllowed(ApiError):
         return {"Allow": ", ".join(self.allowed)}
 
 
+class NotAcceptable(ApiError):
+    status, code, title = 406, NOT_ACCEPTABLE, "Not acceptable"
+
+    def __init__(self) -> None:
+        super().__init__("Answers are application/json or application/problem+json.")
+
+
+class RequestTimeout(ApiError):
+    status, code, title = 408, REQUEST_TIMEOUT, "Request timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The request did not arrive whole within {seconds:g} s.")
+
+
 class AlreadyMember(ApiError):
     status, code, title = 409, ALREADY_MEMBER, "Already a member"
 
@@ -142,6 +164,13 @@ class OwnerProtected(ApiError):
 
 class PayloadTooLarge(ApiError):
     status, code, title = 413, PAYLOAD_TOO_LARGE, "Payload too large"
+
+
+class UriTooLong(ApiError):
+    status, code, title = 414, URI_TOO_LONG, "URI too long"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request target is over {limit} bytes.")
 
 
 class UnsupportedMediaType(ApiError):
@@ -188,3 +217,16 @@ class InviteSafetyCapReached(TooManyInvites):
 class InternalError(ApiError):
     def __init__(self) -> None:
         super().__init__("The server failed to answer this request.")
+
+
+class ServiceUnavailable(ApiError):
+    """An outage the mock simulates on request (chaos), never one of its own."""
+
+    status, code, title = 503, SERVICE_UNAVAILABLE, "Service unavailable"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("The service is briefly unavailable; retry after Retry-After seconds.")
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

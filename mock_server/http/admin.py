@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -16,6 +17,8 @@ from ..core.seed import add_key
 from ..core.store import ACTIVE, Avatar, Membership, User
 from ..faults import describe
 from ..validation import parse_json, to_json_schema
+from .chaos import ChaosSettings, can_drop
+from .docs import admin_index
 from .responses import json_response
 from .state import get_state
 
@@ -40,6 +43,12 @@ def admin_body(schema_name: str) -> Any:
     return body
 
 
+@bp.get("", provide_automatic_options=False)
+def index() -> Response | str:
+    """GET /_mock: every admin call, as a page or as JSON."""
+    return admin_index()
+
+
 @bp.post("/reset", provide_automatic_options=False)
 def reset() -> Response:
     get_state().reset()
@@ -48,19 +57,16 @@ def reset() -> Response:
 
 @bp.get("/state", provide_automatic_options=False)
 def export_state() -> Response:
-    state = get_state()
-    return json_response({**state.store.export(), "clock_offset": state.clock.offset})
+    return json_response(get_state().dump())
 
 
 @bp.put("/state", provide_automatic_options=False)
 def import_state() -> Response:
-    state = get_state()
     data = admin_body("State")
     try:
-        state.store.load(data, state.service.email_key)
-    except (KeyError, TypeError, ValueError) as exc:
+        get_state().load(data)
+    except (KeyError, TypeError, ValueError) as exc:  # SeedError is a ValueError
         raise InvalidRequest("The state cannot be loaded.", [FieldError("", str(exc))]) from exc
-    state.clock.offset = float(data.get("clock_offset", 0.0))
     return export_state()
 
 
@@ -104,6 +110,17 @@ def issue_key(avatar_id: str) -> Response:
         api_key = _new_key(avatar_id)
     credential_id = api_key.removeprefix("mgak_").partition(".")[0]
     return json_response({"credential_id": credential_id, "api_key": api_key}, 201)
+
+
+@bp.delete("/avatars/<avatar_id>/invites", provide_automatic_options=False)
+def forget_invites(avatar_id: str) -> Response:
+    """The Avatar's hourly invite window emptied, as if the hour had passed for it alone (R7)."""
+    store = get_state().store
+    with store.lock:
+        if avatar_id not in store.avatars:
+            raise NotFound("No such Avatar.")
+        store.invite_log.pop(avatar_id, None)
+    return Response(status=204)
 
 
 @bp.delete("/keys/<credential_id>", provide_automatic_options=False)
@@ -150,6 +167,53 @@ def switch_faults() -> Response:
             "Unknown fault.", [FieldError("/active", f"no such fault: {exc.args[0]}")]
         ) from exc
     return list_faults()
+
+
+@bp.get("/chaos", provide_automatic_options=False)
+def show_chaos() -> Response:
+    return json_response(get_state().chaos.as_json())
+
+
+@bp.put("/chaos", provide_automatic_options=False)
+def set_chaos() -> Response:
+    """New chaos settings; the seeded sequence starts again (so the same PUT replays)."""
+    body = admin_body("ChaosSettings")
+    try:
+        settings = ChaosSettings.from_json(body)
+    except ValueError as exc:
+        raise InvalidRequest("The chaos settings are not valid.", [FieldError("", str(exc))]) \
+            from exc
+    if settings.drop_rate and not can_drop(request.environ):
+        raise InvalidRequest("This server cannot drop a connection (serve with waitress).",
+                             [FieldError("/drop_rate", "needs a server that exposes the "
+                                         "connection: waitress or the in-process one")])
+    get_state().chaos.configure(settings)
+    return show_chaos()
+
+
+@bp.get("/requests", provide_automatic_options=False)
+def list_requests() -> Response:
+    """The journal, oldest first, filtered by method, path (a glob) and status (201, 4xx)."""
+    args = request.args
+    limit = args.get("limit")
+    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= 10_000):
+        raise InvalidRequest("limit is a whole number from 1 to 10000.",
+                             [FieldError("/limit", "not a whole number from 1 to 10000")])
+    status = args.get("status")
+    if status is not None and not re.fullmatch(r"[1-5](\d\d|xx|XX)", status):
+        raise InvalidRequest("status is a status code (409) or a class (4xx).",
+                             [FieldError("/status", "not a status code or class")])
+    journal = get_state().journal
+    found = journal.select(args.get("method"), args.get("path"), status,
+                           int(limit) if limit else None)
+    return json_response({"requests": [entry.as_json() for entry in found],
+                          "total": journal.total, "capacity": journal.size})
+
+
+@bp.delete("/requests", provide_automatic_options=False)
+def clear_requests() -> Response:
+    get_state().journal.clear()
+    return Response(status=204)
 
 
 def _user_for(email: str, profile: dict[str, Any]) -> User:

@@ -30,6 +30,7 @@ def dumps(body: Any) -> bytes:
 
 def problem_response(error: ApiError) -> Response:
     problems = get_state().problems
+    g.problem_code = error.code  # for the access log and the journal
     text = json.dumps(problems.body(error, g.request_id), ensure_ascii=False)
     return Response(
         text, status=error.status, headers=problems.headers(error), content_type=PROBLEM_JSON
