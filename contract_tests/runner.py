@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
+import requests
 import schemathesis
 from schemathesis.core.failures import CustomFailure, Failure
 from schemathesis.engine import events, from_schema
@@ -179,13 +180,20 @@ class _Collector:
             self.result.requests += len(event.recorder.interactions)
             self.scenario(event.recorder)
         elif isinstance(event, events.NonFatalError):
-            error = getattr(event.value, "original_error", None)
+            error = getattr(event.value, "original_error", None) or event.value
             if isinstance(error, contract_tests.hooks.InviteBudgetSpent):
                 self.result.skipped["R7"] = f"later invites were not sent: {error}"
                 return
             if isinstance(error, contract_tests.hooks.BudgetSpent):
                 # Its own share of the budget ran out: the run ends as it promised.
                 self.budget_spent = True
+                return
+            if error is not None and not isinstance(error, requests.RequestException):
+                # The suite's own error (a hook, a check), not the server's: the operation was
+                # not judged, which is no finding about the server, and no pass either.
+                self.result.incomplete.append(
+                    f"the contract suite could not test {event.label}: "
+                    f"{type(error).__name__}: {error}")
                 return
             self.add("SPEC", f"SPEC {RULES['SPEC']}: the suite could not test {event.label}: "
                      f"{event.info}", "")
