@@ -36,10 +36,12 @@ def before(state: RunState) -> None:
         state.skipped["R14"] = reason
         state.skipped["R1"] = f"{reason} (members of another Avatar)"
         state.skipped["R3"] = f"{reason} (the same person is invited from Avatar B)"
+        state.configured |= {"R14", "R1", "R3"}
     else:
         if state.read_only:
             state.skipped["R14"] = "read-only run: no canaries were planted in Avatar B"
             state.skipped["R3"] = "read-only run: nobody was invited"
+            state.configured |= {"R14", "R3"}
         else:
             _tolerant(state, lambda s: _plant(s, b))
         _tolerant(state, lambda s: _foreign_cursor(s, b))

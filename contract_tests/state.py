@@ -118,6 +118,7 @@ class RunState:
         self.restore_b: list[tuple[str, dict[str, Any]]] = []  # seeded memberships to put back
         self.cursor: str | None = None  # one Avatar A issued, for generated list requests
         self.skipped: dict[str, str] = {}
+        self.configured: set[str] = set()  # skipped for the target's configuration (one key)
         self.exercised: Counter[str] = Tally()  # tells a live view as it counts
         self.violations: list[tuple[RuleViolation, str]] = []
         self._memberships: dict[str, dict[str, Any]] = {}  # last answered, per created member

@@ -146,13 +146,13 @@ class GateChecks:
                   self.delete_is_soft_and_reinvite_keeps_identity,
                   self.writes_without_a_valid_key_change_nothing,
                   self.avatars_stay_apart_on_a_shared_user]
-        self.result.skipped["R9"] = R9_REASON
+        self.result.skip("R9", R9_REASON, configured=True)
         for step in reads:
             self._run(step)
         if read_only:
             for rule in ("R2", "R3", "R4", "R5", "R6", "R8", "R11"):
-                self.result.skipped[rule] = "read-only run: this rule needs writes"
-            self.result.skipped["R7"] = "read-only run: no invites sent"
+                self.result.skip(rule, "read-only run: this rule needs writes", configured=True)
+            self.result.skip("R7", "read-only run: no invites sent", configured=True)
         else:
             for step in writes:
                 if not self._run(step):
@@ -383,8 +383,8 @@ class GateChecks:
         """R1/R14: another Avatar's member reads exactly like an id nobody has."""
         if self.b is None:
             reason = "no second key (--api-key-b / MAXGOOD_API_KEY_B): cross-Avatar checks skipped"
-            self.result.skipped["R14"] = reason
-            self.result.skipped.setdefault("R1", reason)
+            self.result.skip("R14", reason, configured=True)
+            self.result.skip("R1", reason, configured=True, replace=False)
             return
         ids_a, ids_b = set(self.snapshots["A"].ids), set(self.snapshots["B"].ids)
         self.expect(self.avatar["A"] != self.avatar["B"], "R1",
