@@ -136,8 +136,7 @@ def sweep(clients: dict[str, ApiClient], guard: Guard, templates: list[str],
     patterns = [leftover_pattern(t) for t in dict.fromkeys(
         templates + [r.template for r in mine if r.template])]
     by_avatar = {name: _avatar_of(client) for name, client in clients.items()}
-    if result.lost is None:
-        _find(result, clients, by_avatar, mine, patterns)
+    _find(result, clients, by_avatar, mine, patterns)
     previous = guard.teardown
     guard.teardown = True  # only reads, and removing what the sweep adopted
     try:
@@ -190,12 +189,14 @@ def _avatar_of(client: ApiClient) -> str | None:
 def _client_name(run: ledgers.RunRecord, key: str, by_avatar: dict[str, str | None],
                  clients: dict[str, ApiClient]) -> str | None:
     """Which of this sweep's keys holds what `run` did through its key `key`: the one of the
-    same Avatar when both are known (keys given in another order), else the same name."""
+    same Avatar (keys given in another order), none if every key's Avatar is known and none is
+    that one, else the key of the same name."""
     avatar = run.avatars.get(key)
-    if avatar is not None:
-        for name, seen in by_avatar.items():
-            if seen == avatar:
-                return name
+    for name, seen in by_avatar.items():
+        if avatar is not None and seen == avatar:
+            return name
+    if avatar is not None and None not in by_avatar.values():
+        return None  # a DELETE through another Avatar's key would answer 404: not "gone"
     return key if key in clients else None
 
 
@@ -206,9 +207,9 @@ def _find(result: Sweep, clients: dict[str, ApiClient], by_avatar: dict[str, str
         for (key, user_id), email in run.active.items():
             name = _client_name(run, key, by_avatar, clients)
             if name is None:
-                result.targets.append(Target(key, user_id, email, f"created by run {run.run}",
-                                             run.run, "skipped",
-                                             f"no key for Avatar {key} was given"))
+                result.targets.append(Target(
+                    key, user_id, email, f"created by run {run.run}", run.run, "skipped",
+                    f"no key was given for its Avatar ({run.avatars.get(key) or key})"))
                 continue
             chosen.setdefault((name, user_id), Target(
                 name, user_id, email, f"created by run {run.run} (ledger)", run.run))
