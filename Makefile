@@ -12,6 +12,7 @@ SPECS := openapi/v1beta.yaml openapi/mock-admin.yaml
 
 HOST ?= 127.0.0.1
 PORT ?= 8080
+SERVER ?= granian
 FUZZ_MINUTES ?= 2
 BENCH_ARGS ?=
 GATE_ARGS ?=
@@ -20,7 +21,7 @@ export HYPOTHESIS_PROFILE
 .PHONY: help venv mock test lint spec-check fuzz gate bench clean
 
 help:
-	@echo "make mock    serve the mock on http://$(HOST):$(PORT)/v1beta (seeded, admin at /_mock)"
+	@echo "make mock    serve the mock on http://$(HOST):$(PORT)/v1beta (seeded, admin at /_mock); SERVER=waitress"
 	@echo "make test    spec checks, the mock's own tests, the suites' power, Schemathesis on the mock"
 	@echo "make fuzz    both suites with the fuzz profile for FUZZ_MINUTES (default $(FUZZ_MINUTES))"
 	@echo "make gate    the CI gate against MAXGOOD_BASE_URL with MAXGOOD_API_KEY [MAXGOOD_API_KEY_B]; GATE_ARGS=--read-only ..."
@@ -39,7 +40,7 @@ $(NODE_STAMP): package.json
 	touch $@
 
 mock: $(STAMP)
-	$(BIN)/maxgood-mock --host $(HOST) --port $(PORT)
+	$(BIN)/maxgood-mock --host $(HOST) --port $(PORT) --server $(SERVER)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
