@@ -17,13 +17,12 @@ from typing import Any
 
 import requests
 
-from contract_tests.checks import same_value
 from contract_tests.state import MAX_PAGES, PAGE_LIMIT, KeyedSession, RunState
+from judge.members import profile_differences
 
 # An ordinary name that is not ASCII: every invite the suite sends itself carries one.
 NAME = "Zoë Ångström-Nowak"
 OTHER_NAME = "Someone Else Entirely"
-PROFILE_FIELDS = ("email", "name", "role", "expertise", "locale")
 REFUSALS = (403, 429)  # a full Avatar or a spent hourly budget may refuse any invite (R7)
 
 
@@ -253,12 +252,8 @@ def _shared_person_survives(state: RunState, b: KeyedSession) -> None:
 
 
 def profile_changes(before: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
-    """The profile fields that differ, date-times compared as instants."""
-    changed = {k: (before.get(k), now.get(k)) for k in PROFILE_FIELDS
-               if before.get(k) != now.get(k)}
-    if not same_value(before.get("created_at"), now.get("created_at"), date_time=True):
-        changed["created_at"] = (before.get("created_at"), now.get("created_at"))
-    return changed
+    """The profile fields that differ (the judge's comparison: date-times as instants)."""
+    return profile_differences(before, {"profile": now})
 
 
 def _json(answer: requests.Response) -> Any:

@@ -6,11 +6,11 @@ from typing import Any
 
 import jsonschema_rs
 
+from judge import spec as judge_spec
 from openapi import load_api_spec
 
 _SCHEMAS: dict[str, Any] = load_api_spec()["components"]["schemas"]
 
-ERROR_CODES: frozenset[str] = frozenset(_SCHEMAS["ErrorCode"]["enum"])
 # `structured_data` limits that JSON Schema cannot state (R5's objects, 400 beyond them).
 MAX_STRUCTURED_BYTES: int = _SCHEMAS["StructuredData"]["x-max-bytes"]
 MAX_STRUCTURED_DEPTH: int = _SCHEMAS["StructuredData"]["x-max-depth"]
@@ -21,10 +21,6 @@ EMAIL_MAX_LENGTH: int = _SCHEMAS["Email"]["maxLength"]
 # in UTC); a generated body carrying one is no valid request.
 DATE_TIME = jsonschema_rs.validator_for(_SCHEMAS["DateTime"], validate_formats=True)
 DATE_TIME_EXAMPLE: str = _SCHEMAS["DateTime"]["example"]
-# R4: a Member's fields that PUT may not set (profile and read-only), `profile` itself included.
-READ_ONLY_FIELDS: tuple[str, ...] = tuple(sorted(
-    (set(_SCHEMAS["Member"]["properties"]) | set(_SCHEMAS["Profile"]["properties"])
-     | set(_SCHEMAS["Membership"]["properties"]))
-    - set(_SCHEMAS["MembershipUpdate"]["properties"]) - {"membership"}
-))
-MEMBERSHIP_FIELDS: tuple[str, ...] = tuple(_SCHEMAS["MembershipUpdate"]["properties"])
+# Field lists the judge reads from the spec; here for the hooks that steer generation.
+READ_ONLY_FIELDS = judge_spec.READ_ONLY_FIELDS
+MEMBERSHIP_FIELDS = judge_spec.WRITABLE_FIELDS

@@ -22,6 +22,7 @@ import requests
 
 from contract_tests.curl import curl_of
 from contract_tests.profiles import Effort
+from harness.progress import Tally
 from harness.rules import RuleViolation
 from harness.target import Target
 
@@ -117,7 +118,7 @@ class RunState:
         self.restore_b: list[tuple[str, dict[str, Any]]] = []  # seeded memberships to put back
         self.cursor: str | None = None  # one Avatar A issued, for generated list requests
         self.skipped: dict[str, str] = {}
-        self.exercised: Counter[str] = Counter()
+        self.exercised: Counter[str] = Tally()  # tells a live view as it counts
         self.violations: list[tuple[RuleViolation, str]] = []
         self._memberships: dict[str, dict[str, Any]] = {}  # last answered, per created member
         self._before_put: dict[str, dict[str, Any] | None] = {}  # per case id

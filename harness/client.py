@@ -12,10 +12,13 @@ import json
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
+
+from judge import Answer
 
 REDACTED = "<redacted>"
 DEFAULT_TIMEOUT = 30.0
@@ -39,6 +42,14 @@ class Exchange:
     authorization: str | None = field(default=None, repr=False)  # as shown in curl: redacted
     client: str = ""  # which client sent it, e.g. "A"
     seq: int = field(default=0, repr=False)
+    path: str = ""  # relative to the API base, e.g. /users/usr_1 (query left out)
+    content: bytes = field(default=b"", repr=False)  # the answer's body as received
+
+    @cached_property
+    def answer(self) -> Answer:
+        """This exchange as the judge reads it."""
+        return Answer.of(self.status, self.headers, self.content, method=self.method,
+                         path=self.path)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +72,17 @@ def reproduction(exchanges: Iterable[Exchange]) -> str:
     """The exchanges as curl commands in the order they were sent, keys redacted."""
     ordered = sorted(exchanges, key=lambda exchange: exchange.seq)
     return "\n".join(exchange.as_curl() for exchange in ordered)
+
+
+def answer_of(response: requests.Response, base_url: str) -> Answer:
+    """A `requests` answer as the judge reads it; its path relative to `base_url`."""
+    request = response.request
+    path = urlsplit(request.url or "").path
+    base = urlsplit(base_url).path.rstrip("/")
+    if base and path.startswith(base):
+        path = path[len(base):] or "/"
+    return Answer.of(response.status_code, response.headers, response.content,
+                     method=request.method or "", path=path)
 
 
 class ApiError(Exception):
@@ -179,6 +201,8 @@ class ApiClient:
             authorization=shown,
             client=self.name,
             seq=next(_SEQUENCE),
+            path=path,
+            content=response.content,
         )
         self.exchanges.append(exchange)
         return exchange

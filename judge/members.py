@@ -184,6 +184,7 @@ def invite_result(answer: Answer, sent: Mapping[str, Any], *, existing_user: boo
     wrong = membership_differences({**MEMBERSHIP_DEFAULTS, **membership_sent}, member, sent=True)
     found += finding_if(wrong, membership_rule, f"{where}: the new membership (want, seen): "
                         f"{wrong}", "membership")
+    found += stamps_in_order(member, membership_rule, where)
     user_id = member.get("user_id") if isinstance(member, dict) else None
     location = answer.headers.get("Location")
     found += finding_if(location != f"/v1beta/users/{user_id}", "SPEC",
@@ -214,7 +215,7 @@ def update_applied(before: Any, sent: Mapping[str, Any], answer: Answer) -> list
     not moved back."""
     after = answer.json
     where = answer.where
-    found = []
+    found = stamps_in_order(after, "R5", where)
     wrong = membership_differences({k: v for k, v in sent.items() if k in WRITABLE_FIELDS},
                                    after, sent=True)
     found += finding_if(wrong, "R5", f"{where}: the fields sent (sent, seen): {wrong}", "sent")
@@ -227,8 +228,15 @@ def update_applied(before: Any, sent: Mapping[str, Any], answer: Answer) -> list
     found += finding_if(wrong, "R5", f"{where}: fields not sent changed (was, now): {wrong}",
                         "not sent")
     for name in ("user_id", "profile"):
-        if isinstance(after, dict) and isinstance(before, dict):
-            found += unchanged(before.get(name), after.get(name), "R5", f"{where}: {name}")
+        if isinstance(after, dict) and isinstance(before, dict) and name in before:
+            found += unchanged(before[name], after.get(name), "R5", f"{where}: {name}")
     found += not_before(old.get("updated_at"), new.get("updated_at"), "R5",
                         f"{where}: updated_at moves forward")
     return found
+
+
+def stamps_in_order(member: Any, rule: str, what: str) -> list[Finding]:
+    """A membership is updated at or after it was joined."""
+    membership = part(member, "membership")
+    return not_before(membership.get("joined_at"), membership.get("updated_at"), rule,
+                      f"{what}: updated_at is not before joined_at")

@@ -70,6 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quiet", action="store_true", help="print only the base URL: no banner, no access log"
     )
     parser.add_argument(
+        "--chaos", type=_chaos, metavar="SETTINGS",
+        help="disturb the API: latency=MS or MIN-MAX, error-rate=SHARE (503 with Retry-After), "
+        "drop-rate=SHARE (dropped connections; waitress), seed=N (replays), retry-after=S; "
+        "e.g. latency=50-200,error-rate=0.1,seed=7 (also PUT /_mock/chaos)",
+    )
+    parser.add_argument(
         "--journal-size", type=int, default=MockConfig.journal_size, metavar="N",
         help="the last N requests kept for GET /_mock/requests (0: none)",
     )
@@ -83,6 +89,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-cors", action="store_true", help="no CORS headers, no preflight")
     return parser.parse_args(argv)
+
+
+def _chaos(text: str) -> str:
+    from .http.chaos import ChaosSettings
+
+    try:
+        ChaosSettings.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,11 +127,17 @@ def main(argv: list[str] | None = None) -> None:
         cors=not args.no_cors,
         access_log=not args.quiet,
         journal_size=args.journal_size,
+        chaos=args.chaos,
         cors_origins=tuple(args.cors_origin) or MockConfig.cors_origins,
     )
     from . import create_app
+    from .http.chaos import ChaosSettings
     from .persist import save_at_exit
 
+    if args.chaos and args.server == "granian" and ChaosSettings.parse(args.chaos).drop_rate:
+        print("maxgood-mock: --chaos drop-rate needs --server waitress (granian does not let "
+              "the mock reach a connection to drop it)", file=sys.stderr)
+        sys.exit(2)
     try:
         app = create_app(config)  # fail fast on a bad seed, before announcing anything
     except SeedError as exc:

@@ -27,10 +27,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.compare import instant, same
 from harness.guard import Budget, BudgetExhausted, Guard, UnsafeRequest
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport
+from judge.instants import instant
+from judge.members import same
 
 BIN = Path(sys.executable).parent
 KEY_A = "mgak_gatetesta1.secret-of-avatar-a-for-the-gate-tests"

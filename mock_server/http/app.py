@@ -28,7 +28,7 @@ from ..core.errors import (
     UriTooLong,
 )
 from ..core.store import Store
-from . import admin, api, cors, journal
+from . import admin, api, chaos, cors, docs, journal, prefer
 from .responses import problem_response
 from .state import EXTENSION, MockState, get_state
 
@@ -50,6 +50,7 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     app.url_map.merge_slashes = False
     app.extensions[EXTENSION] = MockState(config, store)
     app.register_blueprint(api.bp)
+    app.register_blueprint(docs.bp)
     if config.admin:
         app.register_blueprint(admin.bp)
     app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml, provide_automatic_options=False)
@@ -60,6 +61,9 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     app.before_request(_refuse_at_the_door)
     app.after_request(_stamp_headers)
     cors.init_app(app, config)
+    chaos.init_app(app)  # a flaky network comes before everything the API does
+    if config.admin:
+        prefer.init_app(app)  # Prefer: code=NNN, a development aid like /_mock
     app.register_error_handler(ApiError, problem_response)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)
