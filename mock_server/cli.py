@@ -92,7 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _chaos(text: str) -> str:
-    from .http.chaos import ChaosSettings
+    from .core.chaos import ChaosSettings
 
     try:
         ChaosSettings.parse(text)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         cors_origins=tuple(args.cors_origin) or MockConfig.cors_origins,
     )
     from . import create_app
-    from .http.chaos import ChaosSettings
+    from .core.chaos import ChaosSettings
     from .persist import save_at_exit
 
     if args.chaos and args.server == "granian" and ChaosSettings.parse(args.chaos).drop_rate:
