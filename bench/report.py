@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import robustness
+from . import robustness, workers
 
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
@@ -28,6 +28,7 @@ def write(results: dict[str, Any]) -> None:
     lines += _startup_and_reset(results)
     lines += _detect(results)
     lines += robustness.lines(results)
+    lines += workers.lines(results)
     lines += _reading_notes(results)
     RESULTS_MD.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     if results.get("throughput", {}).get("servers"):

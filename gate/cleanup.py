@@ -360,7 +360,11 @@ def before_run(run: Run, book: ledgers.Ledger, say: Callable[[str], None]) -> Ea
 
 
 def after_run(run: Run, book: ledgers.Ledger, say: Callable[[str], None]) -> None:
-    """Close the run's ledger: finished if nothing is left, else how to clean up."""
+    """Close the run's ledger: finished if nothing is left, else how to clean up. A server
+    lost mid-run makes the run incomplete, whatever was removed."""
+    if run.guard.lost is not None and run.lost is None:
+        run.incomplete.append(f"the server stopped answering mid-run ({run.guard.lost}): the "
+                              "checks after that judged nothing")
     left = run.leftovers + run.stranded
     with contextlib.suppress(OSError):  # then the run reads as unfinished: swept again later
         book.finished(len(left))

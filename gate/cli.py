@@ -384,13 +384,14 @@ def _remove(run: Run, client: ApiClient, user_id: str, email: str) -> bool:
         run.stranded.append(f"Avatar {client.name}: user {user_id} ({email}); not tried: "
                             f"{run.lost}")
         return False
-    for attempt in range(3):
+    attempts = 1 if run.guard.lost else 3  # a server already lost gets one more chance
+    for attempt in range(attempts):
         try:
             answer = client.remove(user_id)
         except requests.RequestException as error:
             answer = None
             problem = f"{type(error).__name__}"
-            if attempt == 2:
+            if attempt == attempts - 1:
                 run.lost = f"DELETE of {user_id} got no answer ({problem})"
                 run.stranded.append(f"Avatar {client.name}: user {user_id} ({email}); DELETE "
                                     f"got no answer ({problem})")

@@ -128,9 +128,17 @@ def free_port() -> int:
 @contextlib.contextmanager
 def shared_mock(faults: tuple[str, ...] = ()) -> Iterator[Target]:
     """The embedded mock served once, by granian in a process (group) of its own."""
+    from stateful_tests.runner import STATEFUL_MOCK_CONFIG
+
+    # The limits the stateful suite's own mock has, which its examples reach (R7); no platform
+    # cap, which the workers' invites would reach together.
+    limits = STATEFUL_MOCK_CONFIG
     port = free_port()
     command = [sys.executable, "-m", "mock_server.cli", "--server", "granian", "--quiet",
                "--host", "127.0.0.1", "--port", str(port), "--threads", str(MOCK_THREADS),
+               "--invites-per-hour", str(limits["invites_per_hour"]),
+               "--essential-seats", str(limits["seat_limits"]["essential"]),
+               "--enterprise-seats", str(limits["seat_limits"]["enterprise"]),
                "--safety-cap", str(SAFETY_CAP), *(f"--fault={name}" for name in faults)]
     # A session of its own: Ctrl-C on the terminal reaches the run, which stops the mock last.
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -192,7 +200,8 @@ class Job:
     worker: int
     seed: int
     suites: tuple[str, ...]
-    seconds: float
+    seconds: float  # its share of the run's time
+    deadline: float  # time.time() by which its suites end: start-up counts against the share
     profile: str
     template: str
     target: Target  # the shared mock (no keys yet) or the real server
@@ -218,8 +227,9 @@ class WorkerOutcome:
 
 def work(job: Job, events: Any, stop: Any) -> None:
     """A worker process: its suites, on its own Avatars, with its seed; results to `events`."""
-    os.setsid()  # Ctrl-C reaches the parent only, which stops the workers in order
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A session of its own: Ctrl-C on the terminal reaches the parent only, which stops the
+    # workers through `stop`: then a KeyboardInterrupt in the suite, as Ctrl-C would raise.
+    os.setsid()
     os.environ["HYPOTHESIS_PROFILE"] = job.profile
     os.environ["MAXGOOD_EMAIL_TEMPLATE"] = job.template
     outcome = WorkerOutcome(job.worker, job.seed)
@@ -252,14 +262,16 @@ def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
     report = RunReport(title="worker", target=target.base_url)
     report.requests, report.invites = 0, 0
     started = time.monotonic()
-    suite, before = "", dict(telemetry.exercised)
+    running, before, sent = "", dict(telemetry.exercised), 0
     try:
         for index, suite in enumerate(job.suites):
             if stop is not None and stop.is_set():
                 raise KeyboardInterrupt
-            remaining = job.seconds - (time.monotonic() - started)
+            running = suite
+            remaining = min(job.seconds - (time.monotonic() - started),
+                            job.deadline - time.time())
             share = max(remaining / (len(job.suites) - index), 1.0)
-            before = dict(telemetry.exercised)
+            before, sent = dict(telemetry.exercised), telemetry.requests
             troubles = len(report.incomplete) + len(report.notes)
             telemetry.set_suite(suite, "running")
             result = fuzz.fuzz_suite(suite, target, (), share, job.seed, job.profile, report)
@@ -267,14 +279,14 @@ def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
             if len(report.incomplete) + len(report.notes) == troubles:
                 outcome.finished.append(suite)  # it ran to its end
             telemetry.set_suite(suite, "done")
-        suite = ""
+            running = ""
         if stop is not None and stop.is_set():
             outcome.interrupted = True
     except KeyboardInterrupt:
         outcome.interrupted = True
-        if suite:
-            outcome.results.append(partial_result(suite, telemetry, before))
-            telemetry.set_suite(suite, "interrupted")
+        if running:
+            outcome.results.append(partial_result(running, telemetry, before, sent))
+            telemetry.set_suite(running, "interrupted")
     finally:
         outcome.requests, outcome.invites = report.requests or 0, report.invites or 0
         outcome.incomplete += report.incomplete
@@ -282,10 +294,11 @@ def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
         outcome.leftovers += report.leftovers
 
 
-def partial_result(suite: str, telemetry: Telemetry, before: dict[str, int]) -> SuiteResult:
-    """What an interrupted suite had done: the rules its checks exercised, the violations they
-    saw (as first seen, not shrunk)."""
-    result = SuiteResult(suite=suite)
+def partial_result(suite: str, telemetry: Telemetry, before: dict[str, int],
+                   sent: int) -> SuiteResult:
+    """What an interrupted suite had done: the requests it sent, the rules its checks exercised,
+    the violations they saw (as first seen, not shrunk)."""
+    result = SuiteResult(suite=suite, requests=telemetry.requests - sent)
     for rule, count in telemetry.exercised.items():
         if count - before.get(rule, 0) > 0:
             result.exercised[rule] = count - before.get(rule, 0)
@@ -311,19 +324,22 @@ class Plan:
 
 
 def plan(*, target: Target, real: bool, suites: list[str], seconds: float, seed: int,
-         shard: Shard, workers: int, profile: str, template: str, database: str) -> Plan:
-    def job(worker: int, names: list[str], share: float) -> Job:
-        return Job(worker, worker_seed(seed, shard, worker), tuple(names), share, profile,
-                   worker_template(template, shard, worker), target, database)
+         shard: Shard, workers: int, profile: str, template: str, database: str,
+         start: float) -> Plan:
+    """The phases and jobs of a run that began at `start` (time.time())."""
+
+    def job(worker: int, names: list[str], share: float, ends: float) -> Job:
+        return Job(worker, worker_seed(seed, shard, worker), tuple(names), share, ends,
+                   profile, worker_template(template, shard, worker), target, database)
 
     if not real:
-        return Plan([[job(w, suites, seconds) for w in range(workers)]])
+        return Plan([[job(w, suites, seconds, start + seconds) for w in range(workers)]])
     phases: list[list[Job]] = []
     share = seconds / len(suites)
     if "stateful" in suites:  # it models every member of the Avatars: nobody else may write
-        phases.append([job(0, ["stateful"], share)])
+        phases.append([job(0, ["stateful"], share, start + share)])
     if "contract" in suites:
-        phases.append([job(w, ["contract"], seconds - share * len(phases))
+        phases.append([job(w, ["contract"], seconds - share * len(phases), start + seconds)
                        for w in range(workers)])
     return Plan(phases)
 
@@ -357,15 +373,17 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
                ("example database", exampledb.describe(args.db))],
         secrets=[k for k in (external.key_a, external.key_b) if k] if external else [])
     report.requests, report.invites = 0, 0
-    started = time.monotonic()
+    started, began = time.monotonic(), time.time()
     outcomes: list[WorkerOutcome] = []
     view = View(seconds=seconds, workers=workers, out=sys.stdout)
     interrupted = False
     with contextlib.ExitStack() as stack:
         target = external or stack.enter_context(shared_mock(faults))
+        if external is None:
+            print(f"the mock, served once for every worker: {target.base_url}", flush=True)
         the_plan = plan(target=target, real=external is not None, suites=suites,
                         seconds=seconds, seed=seed, shard=shard, workers=workers,
-                        profile=profile, template=template, database=args.db)
+                        profile=profile, template=template, database=args.db, start=began)
         with view.shown():
             for phase in the_plan.phases:
                 done, interrupted = run_phase(phase, view)
@@ -375,7 +393,8 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
     report.seconds = time.monotonic() - started
     fold(report, outcomes, workers)
     if interrupted:
-        report.notes.append("interrupted (Ctrl-C): the summary covers what was done until then")
+        report.incomplete.append("interrupted (Ctrl-C): the summary covers what was done "
+                                 "until then")
     finished = set.intersection(*(set(o.finished) for o in outcomes)) if outcomes else set()
     verdicts = exampledb.settle(database, saved, report.findings,
                                 finished if not interrupted else set())

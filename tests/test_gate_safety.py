@@ -35,7 +35,7 @@ import pytest
 import requests
 
 from gate import ledger as ledgers
-from harness.guard import Guard, UnsafeRequest
+from harness.guard import LOST_AFTER, Guard, ServerLost, UnsafeRequest
 from tests.test_gate import (  # noqa: F401 (module fixtures: mock_factory, seed_file)
     BIN,
     KEY_A,
@@ -167,6 +167,31 @@ def test_guard_refuses_a_template_address_whose_case_folding_is_not_ascii() -> N
     g = Guard(BASE, {"A": "key-a"}, "qa+{token}@kompany.example")
     with pytest.raises(UnsafeRequest):  # the Kelvin sign K folds to k only outside ASCII
         g.send(raw_invite('{"email":"qa+x@\u212aompany.example"}'), created)
+
+
+@pytest.mark.xdist_group("gate-unit")
+def test_guard_counts_the_server_lost_after_requests_in_a_row_get_no_answer() -> None:
+    # Given a server that stops answering
+    g = guard()
+    listing = requests.Request("GET", f"{BASE}/users",
+                               headers={"Authorization": "Bearer key-a"}).prepare()
+
+    def refused() -> requests.Response:
+        raise requests.ConnectionError("Connection refused")
+
+    g.send(listing, lambda: created())  # an answer resets the count
+    for _ in range(LOST_AFTER):
+        with pytest.raises(requests.ConnectionError):
+            g.send(listing, refused)
+    # When the run sends another request, it is refused without being sent: a run against a
+    # dead server ends after a few timeouts, not one per request
+    sent: list[int] = []
+    with pytest.raises(ServerLost, match="stopped answering"):
+        g.send(listing, lambda: sent.append(1) or created())
+    assert sent == [] and g.lost is not None
+    # Cleanup may still try (it has its own, shorter, patience)
+    g.teardown = True
+    g.send(listing, lambda: created())
 
 
 # --- the ledger -------------------------------------------------------------------------------
@@ -397,14 +422,14 @@ RUN = [*SMALL_BUDGET, "--seed", "7"]
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("gate-safety")
+@pytest.mark.xdist_group("gate-safety-kills")
 def test_cleanup_after_sigkill_at_any_point_leaves_nothing(
     mock: MockProcess, proxy: Proxy, tmp_path: Path
 ) -> None:
     # Given a server with pre-existing members in two Avatars
     before = mock.lists()
     reports = tmp_path / "reports"
-    left_behind = []
+    left_behind, reports_of_cleanup = [], []
     for kind, at in KILL_POINTS:
         # When a gate run is killed with SIGKILL at that point ...
         process: list[subprocess.Popen[str]] = []
@@ -422,9 +447,13 @@ def test_cleanup_after_sigkill_at_any_point_leaves_nothing(
         assert done.returncode == 0, (kind, at, done.stdout + done.stderr)
         assert "failed 0" in done.stdout
         assert mock.lists() == before, (kind, at, done.stdout)
+        reports_of_cleanup.append(done.stdout)
     # The kills did leave members behind (else the test would prove nothing), and a second
     # cleanup finds nothing: it is idempotent.
     assert sum(left_behind) > 0 and sum(1 for n in left_behind if n) >= 4, left_behind
+    # A kill between an invite reaching the server and its answer reaching the gate leaves a
+    # member only the ledger's record of the invite, written before it was sent, can name.
+    assert any("its answer never recorded (ledger)" in out for out in reports_of_cleanup)
     again = cleanup("--base-url", proxy.base_url, "--report-dir", str(reports), cwd=tmp_path)
     assert again.returncode == 0 and "found 0," in again.stdout, again.stdout
     print(f"\nkills: {len(KILL_POINTS)}; members left behind per kill: {left_behind}; "
@@ -450,6 +479,13 @@ def test_a_new_run_removes_what_a_killed_run_left_first_and_never_counts_it(
     kill_at_invite(proxy, tmp_path / "lost", 5)
     left = foreign(mock, before)
     assert left > 0
+    # When a read-only run comes first, it names them and removes nothing
+    smoke = start_gate(proxy.base_url, tmp_path / "smoke", "--suites", "gate", "--read-only")
+    stdout, stderr = smoke.communicate(timeout=120)
+    assert smoke.returncode == 0, stdout + stderr
+    assert stdout.count("a read-only run removes nothing") == left, stdout
+    assert re.search(r"pre-existing members\W+A 3, B 3", stdout), stdout
+    assert foreign(mock, before) == left
     # When a new run starts with another report directory
     done = start_gate(proxy.base_url, tmp_path / "reports", "--suites", "gate")
     stdout, stderr = done.communicate(timeout=120)
