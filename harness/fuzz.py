@@ -9,6 +9,8 @@ per suite, with the named faults switched on; or against MAXGOOD_BASE_URL with M
 seed is printed first, so a run can be replayed; the summary names each rule, how often it was
 exercised, and for each failure the reproduction as curl commands (keys redacted).
 
+FUZZ_WORKERS (default: the cores), FUZZ_SHARD and FUZZ_DB make it a campaign: harness.campaign.
+
 Exit status: 0 no rule broken, 1 some rule broken, 2 misconfigured or incomplete (a suite that
 never started or was stopped before its end, by the guard, a crash or an answer it could not
 handle; a request the guard refused as unsafe; a rule not judged for want of time or budget,
@@ -26,7 +28,7 @@ import sys
 import time
 from collections.abc import Iterator
 
-from harness import campaign
+from harness import campaign, exampledb
 from harness.client import ApiClient
 from harness.guard import Budget, Guard, UnsafeRequest
 from harness.report import SuiteResult
@@ -168,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         print("harness.fuzz: faults switch on only in the embedded mock; unset MAXGOOD_BASE_URL",
               file=sys.stderr)
         return 2
-    if args.workers > 1 or campaign.Shard.parse(args.shard).count > 1:
+    try:  # a database it cannot reach, a shard it cannot read: misconfigured
+        exampledb.open_database(args.db)
+        shard = campaign.Shard.parse(args.shard)
+    except SystemExit as error:
+        print(f"harness.fuzz: {error}", file=sys.stderr)
+        return 2
+    if args.workers > 1 or shard.count > 1:
         return campaign.run(args, faults=faults, external=external, seed=seed, profile=profile,
                             suites=suites, template=email_template())
     where = external.base_url if external else (
