@@ -14,15 +14,19 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 FUZZ_MINUTES ?= 2
 BENCH_ARGS ?=
+FUZZ_ARGS ?=
+SHARDS ?= shards/*/summary.json
 GATE_ARGS ?=
 export HYPOTHESIS_PROFILE
 
-.PHONY: help venv mock test lint spec-check fuzz gate bench clean
+.PHONY: help venv mock test lint spec-check fuzz fuzz-merge gate bench clean
 
 help:
 	@echo "make mock    serve the mock on http://$(HOST):$(PORT)/v1beta (seeded, admin at /_mock)"
 	@echo "make test    spec checks, the mock's own tests, the suites' power, Schemathesis on the mock"
-	@echo "make fuzz    both suites with the fuzz profile for FUZZ_MINUTES (default $(FUZZ_MINUTES))"
+	@echo "make fuzz    both suites with the fuzz profile for FUZZ_MINUTES (default $(FUZZ_MINUTES)),"
+	@echo "             on FUZZ_WORKERS cores, FUZZ_SHARD=i/n of a campaign, FUZZ_DB=redis://... or a dir"
+	@echo "make fuzz-merge  one report of a campaign's shards: SHARDS=shards/*/summary.json"
 	@echo "make gate    the CI gate against MAXGOOD_BASE_URL with MAXGOOD_API_KEY [MAXGOOD_API_KEY_B]; GATE_ARGS=--read-only ..."
 	@echo "make bench   the mock against Prism, time to detect each fault; writes bench/results"
 
@@ -52,7 +56,10 @@ test: spec-check lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 fuzz: $(STAMP)
-	FUZZ_MINUTES=$(FUZZ_MINUTES) $(BIN)/python -m harness.fuzz
+	FUZZ_MINUTES=$(FUZZ_MINUTES) $(BIN)/python -m harness.fuzz $(FUZZ_ARGS)
+
+fuzz-merge: $(STAMP)
+	$(BIN)/python -m harness.merge $(SHARDS) --report-dir reports
 
 gate: $(STAMP)
 	$(BIN)/maxgood-contract --report-dir reports $(GATE_ARGS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import robustness, workers
+
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
 DETECT_PNG = HERE / "time_to_detect.png"
@@ -25,6 +27,8 @@ def write(results: dict[str, Any]) -> None:
     lines += _throughput(results)
     lines += _startup_and_reset(results)
     lines += _detect(results)
+    lines += robustness.lines(results)
+    lines += workers.lines(results)
     lines += _reading_notes(results)
     RESULTS_MD.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     if results.get("throughput", {}).get("servers"):
@@ -42,8 +46,9 @@ def _preamble(results: dict[str, Any]) -> list[str]:
         "holds every figure and every round. One section can be measured again on its own, "
         "e.g. `make bench BENCH_ARGS='--only detect'`; the report is rewritten from the JSON.",
         "",
-        "The robustness checks (concurrency, hostile input, sustained load) are tests, not "
-        "figures: `tests/test_robustness.py`, run by `make test`.",
+        "The robustness checks (concurrency, hostile input, slow clients, sustained load) are "
+        "tests: `tests/test_robustness.py`, run by `make test`; their figures are counted under "
+        "Robustness below.",
         "",
     ]
 

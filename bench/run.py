@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from . import detect, loadgen, report, servers
+from . import detect, loadgen, report, robustness, servers, workers
 from .servers import API_KEY, Server
 
 HERE = Path(__file__).resolve().parent
@@ -306,7 +306,7 @@ def _first_line(command: list[str]) -> str:
 # -- main --------------------------------------------------------------------------------------
 
 
-SECTIONS = ("throughput", "startup", "reset", "detect")
+SECTIONS = ("throughput", "startup", "reset", "detect", "robustness", "workers")
 ENVIRONMENT = ("machine", "versions", "date")
 
 
@@ -395,6 +395,13 @@ def run(
             else:
                 results["detect"] = {"measured_at": now(), "machine": results["machine"],
                                      **figures}
+        if "robustness" in sections:
+            say("robustness")
+            results["robustness"] = {"measured_at": now(), **robustness.measure(say)}
+        if "workers" in sections:
+            say("make fuzz on 1 and 2 workers")
+            results["workers"] = {"measured_at": now(), "machine": results["machine"],
+                                  **workers.measure(say, rounds)}
     save(results, sections)
 
 

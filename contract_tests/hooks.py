@@ -92,6 +92,9 @@ def fit_membership(holder: Any) -> Any:
 
 
 def _safe_email(state: RunState, value: Any) -> Any:
+    if isinstance(value, list | dict):
+        # Still not a string, but holding no text the guard could read as an address.
+        return type(value)()
     if not isinstance(value, str):
         return value
     email = state.fresh_email()

@@ -26,6 +26,7 @@ from contract_tests.profiles import effort
 from contract_tests.spec import READ_ONLY_FIELDS
 from contract_tests.state import RunState, activate
 from harness.client import curl, curl_of
+from harness.exampledb import active_database
 from harness.options import RunOptions
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
@@ -67,6 +68,8 @@ def load_schema(state: RunState, seed: int, seconds: float | None,
     settings["generation"]["max-examples"] = state.effort.max_examples
     settings["phases"]["stateful"]["max-steps"] = state.effort.stateful_steps
     settings["seed"] = seed
+    if active_database() is not None:  # a fuzz run's example database (harness.exampledb)
+        del settings["generation"]["database"]
     if seconds is not None and state.effort.fill_budget:
         settings["max-time"] = max(1, int(seconds * 0.85) - 5)
     operations = settings.setdefault("operations", [])

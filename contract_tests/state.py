@@ -19,6 +19,7 @@ from typing import Any
 from contract_tests.profiles import Effort
 from harness.client import ApiClient, Exchange
 from harness.options import EmailFactory
+from harness.progress import Tally
 from harness.rules import RuleViolation
 from harness.target import Target
 
@@ -77,7 +78,7 @@ class RunState:
         self.restore_b: list[tuple[str, dict[str, Any]]] = []  # seeded memberships to put back
         self.cursor: str | None = None  # one Avatar A issued, for generated list requests
         self.skipped: dict[str, str] = {}
-        self.exercised: Counter[str] = Counter()
+        self.exercised: Counter[str] = Tally()  # tells a live view as it counts
         self.violations: list[tuple[RuleViolation, str]] = []
         self._memberships: dict[str, dict[str, Any]] = {}  # last answered, per created member
         self._before_put: dict[str, dict[str, Any] | None] = {}  # per case id

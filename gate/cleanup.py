@@ -361,20 +361,27 @@ def before_run(run: Run, book: ledgers.Ledger, say: Callable[[str], None]) -> Ea
 
 
 def after_run(run: Run, book: ledgers.Ledger, say: Callable[[str], None]) -> None:
-    """Close the run's ledger: finished if nothing is left, else how to clean up."""
-    left = len(run.leftovers) + len(run.stranded)
+    """Close the run's ledger: finished if nothing is left, else how to clean up. A server
+    lost mid-run makes the run incomplete, whatever was removed."""
+    if run.guard.lost is not None and run.lost is None:
+        run.incomplete.append(f"the server stopped answering mid-run ({run.guard.lost}): the "
+                              "checks after that judged nothing")
+    left = run.leftovers + run.stranded
     with contextlib.suppress(OSError):  # then the run reads as unfinished: swept again later
-        book.finished(left)
+        book.finished(len(left))
     book.close()
     if not left:
         return
+    unverified = sum(1 for line in left if ": unverified" in line)
+    what = ", ".join(part for part in (
+        f"{len(left) - unverified} member(s) not removed" if len(left) > unverified else "",
+        f"{unverified} Avatar(s) not verified" if unverified else "") if part)
     command = cleanup_command(run.settings)
-    say(f"{left} member(s) of this run are left; once the server answers, remove them with: "
-        f"{command}")
+    say(f"{what}; once the server answers, remove what is left with: {command}")
     run.notes.append(f"remove what is left with: {command}")
     if run.lost is not None:
-        run.incomplete.append(f"the server stopped answering ({run.lost}): {left} member(s) "
-                              f"could not be removed or verified; remove them with: {command}")
+        run.incomplete.append(f"the server stopped answering ({run.lost}): {what}; remove "
+                              f"what is left with: {command}")
 
 
 def cleanup_command(settings: Settings) -> str:

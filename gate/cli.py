@@ -110,7 +110,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Judge a MaxGood.work v1beta server against the contract (R1–R14), writing "
         "only to members it creates and removing them at the end.",
         epilog="Exit status: 0 keeps the contract, 1 violations found, 2 misconfigured, "
-        "unreachable or incomplete. See docs/GATE.md.",
+        "unreachable or incomplete. `maxgood-contract cleanup --help`: remove what a killed "
+        "run left. See docs/GATE.md.",
     )
     env = os.environ.get
     parser.add_argument("--base-url", default=env("MAXGOOD_BASE_URL"),
@@ -383,13 +384,14 @@ def _remove(run: Run, client: ApiClient, user_id: str, email: str) -> bool:
         run.stranded.append(f"Avatar {client.name}: user {user_id} ({email}); not tried: "
                             f"{run.lost}")
         return False
-    for attempt in range(3):
+    attempts = 1 if run.guard.lost else 3  # a server already lost gets one more chance
+    for attempt in range(attempts):
         try:
             answer = client.remove(user_id)
         except requests.RequestException as error:
             answer = None
             problem = f"{type(error).__name__}"
-            if attempt == 2:
+            if attempt == attempts - 1:
                 run.lost = f"DELETE of {user_id} got no answer ({problem})"
                 run.stranded.append(f"Avatar {client.name}: user {user_id} ({email}); DELETE "
                                     f"got no answer ({problem})")

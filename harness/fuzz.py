@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+from harness import campaign
 from harness.client import ApiClient
 from harness.guard import Budget, Guard
 from harness.options import resolve_email_template, seed_from_env
@@ -56,7 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="fuzz this server instead of the mock [MAXGOOD_BASE_URL]")
     parser.add_argument("--suites", default=",".join(SUITES),
                         help="which suites, comma-separated (default %(default)s)")
-    parser.add_argument("--report-dir", help="also write junit.xml and summary.md here")
+    parser.add_argument("--report-dir",
+                        help="also write junit.xml, summary.md and summary.json here")
+    campaign.add_options(parser)
     return parser.parse_args(argv)
 
 
@@ -121,12 +124,14 @@ def fuzz_suite(name: str, external: Target | None, faults: tuple[str, ...], seco
             target = stack.enter_context(embedded_mock(faults))
         guard = stack.enter_context(counted(target, seconds, template))
         # Given no target, the stateful suite starts its own mock, with limits it can reach.
-        outcome = run_suite(name, target, seconds=seconds, seed=seed, profile=profile,
-                            email_template=template, faults=faults if target is None else ())
-        if external is not None:
-            report.leftovers += remove_leftovers(guard, external)
-        report.requests = (report.requests or 0) + guard.requests
-        report.invites = (report.invites or 0) + guard.invites
+        try:
+            outcome = run_suite(name, target, seconds=seconds, seed=seed, profile=profile,
+                                email_template=template, faults=faults if target is None else ())
+        finally:  # also when interrupted: what the run created goes
+            if external is not None:
+                report.leftovers += remove_leftovers(guard, external)
+            report.requests = (report.requests or 0) + guard.requests
+            report.invites = (report.invites or 0) + guard.invites
     outcome.result.requests = outcome.result.requests or guard.requests
     if outcome.error is not None:
         report.incomplete.append(outcome.stopped or str(outcome.error))
@@ -155,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         print("harness.fuzz: faults switch on only in the embedded mock; unset MAXGOOD_BASE_URL",
               file=sys.stderr)
         return 2
+    if args.workers > 1 or campaign.Shard.parse(args.shard).count > 1:
+        return campaign.run(args, faults=faults, external=external, seed=seed, profile=profile,
+                            suites=suites, template=email_template())
     where = external.base_url if external else (
         f"the embedded mock{' with ' + ', '.join(faults) if faults else ''}")
     print(f"FUZZ_SEED={seed}  (replay: make fuzz FUZZ_SEED={seed} FUZZ_MINUTES={args.minutes:g}"
@@ -168,15 +176,18 @@ def main(argv: list[str] | None = None) -> int:
                        if external else [])
     report.requests, report.invites = 0, 0
     interrupted = False
+    local = campaign.Local(args, report)  # the live view, example database and what was reached
     try:
-        for index, name in enumerate(suites):
-            remaining = args.minutes * 60 - (time.monotonic() - started)
-            share = max(remaining / (len(suites) - index), 1.0)
-            print(f"-- {name} suite: up to {share:.0f}s", flush=True)
-            result = fuzz_suite(name, external, faults, share, seed, profile, report)
-            report.results.append(result)
-            print(f"   {name}: {len(result.findings)} finding(s), {result.requests} requests, "
-                  f"{result.seconds:.0f}s", flush=True)
+        with local.watching():
+            for index, name in enumerate(suites):
+                remaining = args.minutes * 60 - (time.monotonic() - started)
+                share = max(remaining / (len(suites) - index), 1.0)
+                print(f"-- {name} suite: up to {share:.0f}s", flush=True)
+                with local.suite(name):
+                    result = fuzz_suite(name, external, faults, share, seed, profile, report)
+                report.results.append(result)
+                print(f"   {name}: {len(result.findings)} finding(s), {result.requests} "
+                      f"requests, {result.seconds:.0f}s", flush=True)
     except SuiteUnavailable as missing:
         report.incomplete.append(str(missing))
     except KeyboardInterrupt:
@@ -184,12 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         report.notes.append("interrupted: the summary covers the suites that finished")
     report.results = merge(report.results)
     report.seconds = time.monotonic() - started
+    local.finish(interrupted)
     print()
     print(report.console())
     print(f"\nreplay: make fuzz FUZZ_SEED={seed} FUZZ_MINUTES={args.minutes:g}"
           f"{' FUZZ_FAULTS=' + ','.join(faults) if faults else ''}")
     if args.report_dir:
         report.write(args.report_dir)
+        local.write_json(args.report_dir)
     if interrupted:
         return 130
     if report.findings:

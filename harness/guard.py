@@ -13,7 +13,9 @@ through. Before a request goes out the guard
   parameter that could name an address) is refused, whatever it holds (`UnsafeRequest`);
 - refuses PUT/DELETE (or any other write) naming a user id the run did not invite (`UnsafeRequest`);
 - refuses writes outside `/users` and `/users/{id}`, e.g. an admin or reset endpoint;
-- waits out a `Retry-After` seen earlier (bounded by the time budget).
+- waits out a `Retry-After` seen earlier (bounded by the time budget);
+- refuses everything once the server is lost (`ServerLost`: several requests in a row got no
+  answer), so that a run against a dead server ends in a few timeouts, not one per request.
 
 After an answer it keeps the ledger: every membership created (201 to POST /users), by Avatar
 key, and which of them were removed. Refusals raise before anything is sent, so a refused request
@@ -43,6 +45,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "QUERY"})
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_AFTER_CAP = 60.0  # a longer wait is a budget question, not a reason to hang
 TOKEN_PATTERN = r"[A-Za-z0-9._+\-]+"
+LOST_AFTER = 3  # requests in a row without an answer (refused, reset, timed out): server lost
 
 
 class GuardRefusal(KeyboardInterrupt):
@@ -68,6 +71,10 @@ class BudgetExhausted(GuardRefusal):
                  invites_only: bool = False) -> None:
         super().__init__(reason, method, url)
         self.invites_only = invites_only  # other requests may still go out
+
+
+class ServerLost(BudgetExhausted):
+    """Requests in a row got no answer: the server is gone, the run cannot judge more."""
 
 
 class UnsafeRequest(GuardRefusal):
@@ -177,6 +184,8 @@ class Guard:
         self._wind_down_until = 0.0
         self._wind_down_left = 0
         self.errors = 0  # requests that got no answer (connection errors, timeouts)
+        self.unanswered = 0  # ...of them in a row, up to the last answer
+        self.lost: str | None = None  # why the server counts as lost, once it does
 
     # -- the ledger -------------------------------------------------------------------------
 
@@ -250,12 +259,19 @@ class Guard:
         plan = self._admit(request, method, url)
         try:
             response = forward()
-        except BaseException:
+        except BaseException as error:
             with self._lock:
                 self.errors += 1
                 if plan.invite:
                     self._pending_invites -= 1
+                if isinstance(error, requests.ConnectionError | requests.Timeout):
+                    self.unanswered += 1
+                    if self.unanswered >= LOST_AFTER and self.lost is None:
+                        self.lost = (f"{self.unanswered} requests in a row got no answer, the "
+                                     f"last {method} {url}: {type(error).__name__}")
             raise
+        with self._lock:
+            self.unanswered = 0
         self._book(plan, request, response)
         return response
 
@@ -313,6 +329,9 @@ class Guard:
                 self._refuse(UnsafeRequest("only removals of the run's members during cleanup",
                                            method, url))
         else:
+            if self.lost is not None:
+                self._refuse(ServerLost(f"the server stopped answering ({self.lost})", method,
+                                        url))
             if write and self.read_only:
                 self._refuse(UnsafeRequest("read-only run: no writes", method, url))
             if write and ours and self.enforce_ledger:
@@ -520,8 +539,10 @@ def invite_email(request: requests.PreparedRequest) -> str | None:
         if _names_mail(name):
             raise Unreadable(f"it has a field {name!r} that could name an address")
     email = data.get("email")
-    if isinstance(email, list | dict):
-        raise Unreadable(f"its email is a {type(email).__name__}, not one string")
+    if isinstance(email, list | dict) and any(True for _ in _strings(email)):
+        # A list or object of no text names nobody (a negative test of the type); one with
+        # text might be read as an address, or several.
+        raise Unreadable(f"its email is a {type(email).__name__} holding text, not one string")
     return email if isinstance(email, str) else None
 
 

@@ -60,6 +60,8 @@ class RunReport:
     # Why the run could not judge the target whole: a suite that crashed, a target that went
     # away. An incomplete run never passes, whatever the rules it did check say.
     incomplete: list[str] = field(default_factory=list)
+    # More sections, each (title, console text, Markdown text): what the run reached...
+    appendix: list[tuple[str, str, str]] = field(default_factory=list)
     # Keys never appear in a report, whatever a suite put in a message or reproduction.
     secrets: list[str] = field(default_factory=list, repr=False)
 
@@ -137,6 +139,8 @@ class RunReport:
         if self.leftovers:
             lines.append("NOT REMOVED (remove by hand):")
             lines += [f"  {item}" for item in self.leftovers]
+        for _, text, _ in self.appendix:
+            lines += ["", text]
         for finding in self.findings:
             lines += ["", f"FAIL {finding.rule} [{finding.suite}] {finding.message}"]
             if finding.reproduction:
@@ -214,6 +218,8 @@ class RunReport:
         if self.leftovers:
             lines += ["", "## Not removed (remove by hand)", ""]
             lines += [f"- `{item}`" for item in self.leftovers]
+        for title, _, text in self.appendix:
+            lines += ["", f"## {title}", "", text]
         if self.findings:
             lines += ["", "## Failures"]
             for finding in self.findings:

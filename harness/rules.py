@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from judge.rules import RULES, RuleViolation, check
+from judge.rules import RULES, VIOLATION_LISTENERS, RuleViolation, check
 
-__all__ = ["RULES", "RuleViolation", "check"]
+__all__ = ["RULES", "VIOLATION_LISTENERS", "RuleViolation", "check"]

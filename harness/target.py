@@ -20,6 +20,9 @@ class Target:
     key_a: str
     key_b: str | None = None
     admin_url: str | None = None  # only the embedded mock has one; nothing may require it
+    # On a mock that several runs share (harness.campaign): this run's own Avatars (A, then B).
+    # Its admin calls touch only these; the mock's whole state, clock and faults are not its own.
+    own_avatars: tuple[str, ...] = ()
 
     @property
     def has_two_avatars(self) -> bool:
@@ -28,6 +31,11 @@ class Target:
     @property
     def is_embedded(self) -> bool:
         return self.admin_url is not None
+
+    @property
+    def shared(self) -> bool:
+        """Other runs use the same mock at the same time."""
+        return bool(self.own_avatars)
 
 
 def target_from_env(base_url: str | None = None) -> Target | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 RULES: dict[str, str] = {
     "R1": "Avatar scope",
     "R2": "Invite never overwrites identity",
@@ -22,6 +24,11 @@ RULES: dict[str, str] = {
 }
 
 
+# Called with (rule, message) whenever a finding is made, before anything is shrunk or
+# reported: a live view announces a finding the moment it is first seen (harness.progress).
+VIOLATION_LISTENERS: list[Callable[[str, str], None]] = []
+
+
 class RuleViolation(AssertionError):
     """A rule of the contract is broken; the message starts with the rule's id."""
 
@@ -31,6 +38,8 @@ class RuleViolation(AssertionError):
         self.rule = rule
         self.detail = message
         super().__init__(f"{rule} {RULES[rule]}: {message}")
+        for listener in VIOLATION_LISTENERS:
+            listener(rule, message)
 
 
 def check(condition: object, rule: str, message: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from .config import MockConfig
 from .core.seed import SeedError, seed_keys
 from .faults import CATALOGUE
+from .serve import READ_TIMEOUT
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,14 +46,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="require this value in the X-Admin-Token header on /_mock (env "
         "MAXGOOD_MOCK_ADMIN_TOKEN); needed to serve the admin surface off the loopback",
     )
-    parser.add_argument("--server", choices=("waitress", "granian"), default="waitress")
+    parser.add_argument(
+        "--server",
+        choices=("granian", "waitress"),
+        default="granian",
+        help="granian (default: faster) or waitress (answers even malformed HTTP as problem "
+        "details; see docs/SERVERS.md)",
+    )
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--read-timeout",
+        type=int,
+        default=READ_TIMEOUT,
+        metavar="SECONDS",
+        help="a request must arrive whole within this (granian: 408 after it); waitress closes "
+        f"a connection silent this long (default {READ_TIMEOUT})",
+    )
     parser.add_argument("--invites-per-hour", type=int, default=MockConfig.invites_per_hour)
     parser.add_argument("--safety-cap", type=int, default=MockConfig.safety_cap_per_hour)
     parser.add_argument("--essential-seats", type=int, default=25)
     parser.add_argument("--enterprise-seats", type=int, default=500)
     parser.add_argument(
         "--quiet", action="store_true", help="print only the base URL: no banner, no access log"
+    )
+    parser.add_argument(
+        "--chaos", type=_chaos, metavar="SETTINGS",
+        help="disturb the API: latency=MS or MIN-MAX, error-rate=SHARE (503 with Retry-After), "
+        "drop-rate=SHARE (dropped connections; waitress), seed=N (replays), retry-after=S; "
+        "e.g. latency=50-200,error-rate=0.1,seed=7 (also PUT /_mock/chaos)",
     )
     parser.add_argument(
         "--journal-size", type=int, default=MockConfig.journal_size, metavar="N",
@@ -68,6 +89,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-cors", action="store_true", help="no CORS headers, no preflight")
     return parser.parse_args(argv)
+
+
+def _chaos(text: str) -> str:
+    from .http.chaos import ChaosSettings
+
+    try:
+        ChaosSettings.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,11 +127,17 @@ def main(argv: list[str] | None = None) -> None:
         cors=not args.no_cors,
         access_log=not args.quiet,
         journal_size=args.journal_size,
+        chaos=args.chaos,
         cors_origins=tuple(args.cors_origin) or MockConfig.cors_origins,
     )
     from . import create_app
+    from .http.chaos import ChaosSettings
     from .persist import save_at_exit
 
+    if args.chaos and args.server == "granian" and ChaosSettings.parse(args.chaos).drop_rate:
+        print("maxgood-mock: --chaos drop-rate needs --server waitress (granian does not let "
+              "the mock reach a connection to drop it)", file=sys.stderr)
+        sys.exit(2)
     try:
         app = create_app(config)  # fail fast on a bad seed, before announcing anything
     except SeedError as exc:
@@ -110,13 +147,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.server == "granian":
         from .serve import serve_granian
 
-        serve_granian(config, args.host, args.port, args.threads)
+        serve_granian(config, args.host, args.port, args.threads, args.read_timeout)
     else:
         from .serve import serve_waitress
 
         save_at_exit(app)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is a normal stop: saved at exit
-            serve_waitress(app, args.host, args.port, args.threads)
+            serve_waitress(app, args.host, args.port, args.threads, args.read_timeout)
 
 
 def announce(args: argparse.Namespace, config: MockConfig) -> None:

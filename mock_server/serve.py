@@ -65,16 +65,16 @@ class _QuietHandler(WSGIRequestHandler):
 # Slow clients. A connection that sends its head or its body slowly must hold no thread: with
 # granian's WSGI interface each request's body is read from the worker thread that runs the
 # app, so eight clients that announce a body and never send it hold eight threads and the mock
-# answers no one. Both servers here read the whole request before the app sees it, within
-# these limits, and only then give it a thread:
-HEAD_SECONDS = 10  # the request line and headers must arrive within this
-BODY_SECONDS = 10  # ... and then the whole body within this (else 408 request_timeout)
-CONNECTION_IDLE_SECONDS = 30  # waitress: a connection silent this long is closed
+# answers no one. Both servers here read the whole request before the app sees it, and only
+# then give it a thread; and neither waits for a request for ever:
+READ_TIMEOUT = 10  # s: granian, for the head and then for the body (408); waitress, of silence
 MAX_CONNECTIONS = 1000  # waitress: open connections before it stops accepting
 FRONT_MAX_BODY = 16 * 1024 * 1024  # larger bodies are refused unread (413; the API takes 64 KiB)
 
 
-def serve_waitress(app: Flask, host: str, port: int, threads: int = 8) -> None:
+def serve_waitress(
+    app: Flask, host: str, port: int, threads: int = 8, read_timeout: int = READ_TIMEOUT
+) -> None:
     """Waitress buffers each request whole (head, then body) in its event loop before a thread
     runs the app, so slow clients hold a socket, never a thread; its own refusals (bad
     framing, oversized headers) are answered by the app as problem details (`ProblemChannel`)."""
@@ -87,7 +87,8 @@ def serve_waitress(app: Flask, host: str, port: int, threads: int = 8) -> None:
         port=port,
         threads=threads,
         ident="maxgood-mock",
-        channel_timeout=CONNECTION_IDLE_SECONDS,
+        channel_timeout=read_timeout,
+        cleanup_interval=max(1, read_timeout // 2),  # how often silent connections are closed
         connection_limit=MAX_CONNECTIONS,
         max_request_body_size=FRONT_MAX_BODY,
     )
@@ -168,16 +169,19 @@ def _server_refusal(status: int, reason: str) -> ApiError:
     return InvalidRequest(detail, [FieldError("", "not well-formed HTTP")])
 
 
-def serve_granian(config: MockConfig, host: str, port: int, threads: int = 8) -> None:
+def serve_granian(
+    config: MockConfig, host: str, port: int, threads: int = 8, read_timeout: int = READ_TIMEOUT
+) -> None:
     """Granian in ONE worker process, so the in-memory state stays shared, through its RSGI
     interface (`Front`), which reads each request whole before a thread runs the app."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
 
-    os.environ[CONFIG_ENV] = json.dumps({**asdict(config), "threads": threads}, default=str)
+    served = {"threads": threads, "read_timeout": read_timeout}
+    os.environ[CONFIG_ENV] = json.dumps({**asdict(config), **served}, default=str)
     Granian(
-        "mock_server.serve:front_from_env",
+        "mock_server.serve:app_from_env",
         address=host,
         port=port,
         interface=Interfaces.RSGI,
@@ -185,16 +189,16 @@ def serve_granian(config: MockConfig, host: str, port: int, threads: int = 8) ->
         workers=1,
         factory=True,
         log_access=False,
-        http1_settings=HTTP1Settings(header_read_timeout=HEAD_SECONDS * 1000),
+        http1_settings=HTTP1Settings(header_read_timeout=read_timeout * 1000),
     ).serve()
 
 
-def front_from_env() -> Front:
+def app_from_env() -> Front:
     """The app factory granian's worker calls, with the config the parent process set."""
     from . import create_app
 
     raw = json.loads(os.environ.get(CONFIG_ENV, "{}"))
-    threads = raw.pop("threads", 8)
+    threads, read_timeout = raw.pop("threads", 8), raw.pop("read_timeout", READ_TIMEOUT)
     if "faults" in raw:
         raw["faults"] = tuple(raw["faults"])
     app = create_app(MockConfig(**raw))
@@ -202,19 +206,20 @@ def front_from_env() -> Front:
 
     save_at_exit(app)  # this worker holds the state: it saves it (--state) when stopped
     settle()
-    return Front(app, threads)
+    return Front(app, threads, read_timeout)
 
 
 class Front:
     """An RSGI application in front of the WSGI app: it reads the body on granian's event loop,
-    where a slow one costs a suspended coroutine, within BODY_SECONDS and FRONT_MAX_BODY, and
+    where a slow one costs a suspended coroutine, within `read_timeout` and FRONT_MAX_BODY, and
     only then runs the app on one of `threads` threads. The threads matter for an app that
     waits (simulated latency), not for speed: the app holds the GIL while it works."""
 
-    def __init__(self, app: Flask, threads: int) -> None:
+    def __init__(self, app: Flask, threads: int, read_timeout: float = READ_TIMEOUT) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.app = app
+        self.read_timeout = read_timeout
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="maxgood-mock")
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
@@ -227,10 +232,10 @@ class Front:
         body, refusal = b"", None
         if declared or "HTTP_TRANSFER_ENCODING" in environ:
             try:
-                async with asyncio.timeout(BODY_SECONDS):
+                async with asyncio.timeout(self.read_timeout):
                     body, refusal = await _read_body(proto, declared)
             except TimeoutError:
-                refusal = RequestTimeout(BODY_SECONDS)
+                refusal = RequestTimeout(self.read_timeout)
         if refusal is not None:
             environ[REFUSAL] = refusal
         elif declared is None:

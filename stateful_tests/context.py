@@ -15,6 +15,7 @@ import requests
 
 from harness.client import ApiClient
 from harness.options import EmailFactory
+from harness.progress import Tally
 from harness.target import Target
 from judge.limits import RateLimits
 
@@ -57,7 +58,7 @@ class RunContext:
     invite_budget: int | None = None  # successful invites the run may spend; None: no limit
     invites_per_example: int | None = None
     allow_bursts: bool = False  # invite until refused: only where the clock can be moved
-    exercised: Counter[str] = field(default_factory=Counter)
+    exercised: Counter[str] = field(default_factory=Tally)  # tells a live view as it counts
     invites_used: int = 0
     # The first violation of each rule, in case its replay does not repeat it (a real server).
     first_violations: dict[str, Any] = field(default_factory=dict)
@@ -90,8 +91,16 @@ class RunContext:
             client.exchanges.clear()
 
     def let_the_hour_pass(self) -> None:
-        """Move the embedded mock's clock past the rolling hour: empty invite windows (R7)."""
-        if self.target.admin_url is not None:
+        """Move the embedded mock's clock past the rolling hour: empty invite windows (R7).
+
+        On a mock shared with other runs, whose invite windows must not move under them, only
+        this run's own Avatars have their windows emptied.
+        """
+        if self.target.shared:
+            for avatar_id in self.target.own_avatars:
+                self.admin_call("DELETE", f"/avatars/{avatar_id}/invites")
+            self.rate.clear()
+        elif self.target.admin_url is not None:
             self.admin_call("POST", "/clock/advance", {"seconds": CLOCK_STEP_SECONDS})
             self.rate.clear()
 
@@ -101,11 +110,29 @@ class RunContext:
         The clock keeps its current offset: moving it back would let the invites of earlier
         examples count again (R7).
         """
-        if self.starting_export is not None:
+        if self.target.shared:
+            # Other runs' members live in the same mock: this run moves to fresh Avatars of its
+            # own, as they were at its start (an owner and nobody else), instead.
+            self.move_to_fresh_avatars()
+        elif self.starting_export is not None:
             now = self.admin_call("GET", "/state")
             restored = {**self.starting_export, "clock_offset": now.get("clock_offset", 0)}
             self.admin_call("PUT", "/state", restored)
             self.rate.clear()
+
+    def move_to_fresh_avatars(self) -> None:
+        """Continue on new Avatars of the shared mock, like the run's first ones (same types)."""
+        from harness.campaign import own_avatars
+
+        self.target = own_avatars(self.target, self.admin)
+        keys = {"A": self.target.key_a, "B": self.target.key_b}
+        for name, client in list(self.clients.items()):
+            fresh = ApiClient(self.target.base_url, keys[name] or "", session=client.session,
+                              name=name)
+            fresh.requests = client.requests
+            self.clients[name] = fresh
+            self.baseline[name] = fresh.list_all(100)
+        self.rate.clear()
 
     def admin_call(self, method: str, path: str, body: Any = None) -> Any:
         assert self.target.admin_url is not None

@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.internal.conjecture import engine
 from hypothesis.reporting import with_reporter
 
+from harness.exampledb import active_database
+
 
 @dataclass(frozen=True)
 class Effort:
@@ -61,6 +63,7 @@ def machine_settings(name: str, *, examples: int | None = None, shrink: bool = T
         settings.get_profile(name),
         max_examples=examples or PROFILES[name].examples,
         phases=phases,
+        database=active_database(),  # a fuzz run's example database, if it keeps one
     )
 
 

@@ -106,7 +106,10 @@ def run_stateful_suite(
     if faults:
         raise ValueError("faults apply only to the embedded mock this runner starts (target=None)")
     return _run(target, profile=profile, seed=seed, budget=budget, emails=emails,
-                seat_limits=seat_limits, mock_seat_limits=MOCK_DEFAULT_SEAT_LIMITS,
+                seat_limits=seat_limits,
+                # a mock shared by a campaign's workers is served with this runner's limits
+                mock_seat_limits=STATEFUL_MOCK_CONFIG["seat_limits"] if target.shared
+                else MOCK_DEFAULT_SEAT_LIMITS,
                 generic=generic)
 
 

@@ -57,6 +57,9 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         # sets HYPOTHESIS_PROFILE, which must not reach the next test in this worker.
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
+    # The stand-ins run in this process: one worker; no example database outside the test.
+    monkeypatch.setenv("FUZZ_WORKERS", "1")
+    monkeypatch.setenv("FUZZ_DB", "none")
     return CALLS
 
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from .conftest import NEVER_ISSUED_ID, Admin, Api, assert_refused
+from harness.target import EMBEDDED_KEY_A, EMBEDDED_KEY_B
+
+from .conftest import (
+    API_PREFIX,
+    NEVER_ISSUED_ID,
+    Admin,
+    Api,
+    assert_refused,
+    check_every_answer_rules,
+    make_app,
+)
 
 MAX_BODY = 64 * 1024
 
@@ -392,3 +405,256 @@ def test_an_unknown_user_id_of_odd_shape_answers_404(api_a: Api) -> None:
         # When A reads them
         # Then each answers 404 user_not_found
         assert_refused(api_a.get(user_id), 404, "user_not_found")
+
+
+# --- Before any operation: Accept, the target's length, slashes, empty answers ------------
+
+
+def refused_before_any_operation(response: Any, status: int, code: str) -> None:
+    """A refusal the spec lists for every path (its description), not per operation: the
+    rules of every answer hold (R12), and it is the one named."""
+    check_every_answer_rules(response)
+    assert (response.status_code, response.json["code"]) == (status, code)
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/xml",
+        "text/html",
+        "text/*",
+        "application/json;q=0",
+        "application/json;q=0, application/problem+json;q=0",
+        "image/png, text/csv;q=0.5",
+        "@@@",
+    ],
+)
+@pytest.mark.parametrize(("method", "path"), [("GET", "/users"), ("DELETE", "/users/u")])
+def test_an_accept_the_api_cannot_satisfy_answers_406_and_changes_nothing(
+    api_a: Api, admin: Admin, client: Any, accept: str, method: str, path: str
+) -> None:
+    # Given the seeded state
+    before = admin.state()
+    # When a request accepts neither JSON nor problem+json
+    with client.unchecked():
+        answer = api_a.call(method, path, headers={"Accept": accept})
+    # Then it answers 406 not_acceptable as a problem detail, and nothing changed (R11)
+    refused_before_any_operation(answer, 406, "not_acceptable")
+    admin.assert_unchanged(before)
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "",
+        "*/*",
+        "application/*",
+        "application/json",
+        "application/problem+json",
+        "APPLICATION/JSON; charset=utf-8",
+        "text/html, application/xhtml+xml, */*;q=0.8",
+        "application/xml, application/json;q=0.1",
+    ],
+)
+def test_an_accept_that_admits_json_is_answered(api_a: Api, accept: str) -> None:
+    answer = api_a.call("GET", "/users", headers={"Accept": accept} if accept else None)
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/json"
+
+
+def test_a_204_carries_no_content_type(api_a: Api, seed: Any) -> None:
+    # When the shared member is removed
+    answer = api_a.delete(seed.shared_id)
+    # Then the 204 has no body and says no type for it
+    assert answer.status_code == 204
+    assert answer.get_data() == b""
+    assert "Content-Type" not in answer.headers
+
+
+@pytest.mark.parametrize("path", ["/v1beta//users", "//v1beta/users", "/v1beta/users//x"])
+def test_a_double_slash_is_no_path_never_a_redirect(client: Any, admin: Admin, path: str) -> None:
+    before = admin.state()
+    with client.unchecked():  # openapi-core finds no server for such a path
+        answer = client.get(path, headers={"Authorization": f"Bearer {EMBEDDED_KEY_A}"})
+    refused_before_any_operation(answer, 404, "not_found")
+    admin.assert_unchanged(before)
+
+
+@pytest.mark.parametrize(
+    "limit",
+    ["9" * 4301, "1" * 5000, "0" * 3000 + "1" * 4301, "0" * 8000 + "101"],
+    ids=["4301 nines", "5000 ones", "zeros then 4301 ones", "8000 zeros then 101"],
+)
+def test_a_limit_of_thousands_of_digits_answers_400(api_a: Api, limit: str) -> None:
+    # Python's int() refuses more than 4300 digits: once a 500 internal_error
+    errors = assert_refused(api_a.list(limit=limit), 400, "invalid_request")["errors"]
+    assert [error["pointer"] for error in errors] == ["/limit"]
+
+
+@pytest.mark.parametrize(
+    ("limit", "size"), [("0" * 5000 + "1", 1), ("0001", 1), ("02", 2)], ids=["5001", "4", "2"]
+)
+def test_a_limit_with_leading_zeros_is_its_number(api_a: Api, limit: str, size: int) -> None:
+    answer = api_a.list(limit=limit)
+    assert answer.status_code == 200
+    assert len(answer.json["data"]) == size
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"cursor": "c" * 9000}, {"x": "y" * 9000}, {"limit": "1" * 100_000}],
+    ids=["cursor", "unknown parameter", "limit"],
+)
+def test_a_request_target_over_8_kib_answers_414(
+    api_a: Api, admin: Admin, client: Any, query: dict[str, str]
+) -> None:
+    before = admin.state()
+    with client.unchecked():
+        answer = api_a.call("GET", "/users", query=query)
+    refused_before_any_operation(answer, 414, "uri_too_long")
+    admin.assert_unchanged(before)
+
+
+# --- The admin surface behind a token ------------------------------------------------------
+
+ADMIN_TOKEN = "adm-7f3c9e1b2d"
+
+
+@pytest.mark.mock_config(admin_token=ADMIN_TOKEN)
+@pytest.mark.parametrize(
+    "sent", [None, "", "wrong", ADMIN_TOKEN + "x", ADMIN_TOKEN[:-1], "é" + ADMIN_TOKEN]
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/_mock/state"), ("POST", "/_mock/reset"), ("POST", "/_mock/avatars")],
+)
+def test_with_an_admin_token_the_admin_surface_refuses_any_other(
+    client: Any, sent: str | None, method: str, path: str
+) -> None:
+    # Given a mock whose admin surface needs a token, and its state
+    def state() -> bytes:
+        answer = client.get("/_mock/state", headers={"X-Admin-Token": ADMIN_TOKEN})
+        assert answer.status_code == 200
+        return answer.get_data()
+
+    before = state()
+    # When the admin surface is called without it, or with another
+    headers = {} if sent is None else {"X-Admin-Token": sent}
+    with client.unchecked():
+        answer = client.open(path, method=method, headers=headers, json={})
+    # Then it answers 401 unauthenticated, and nothing changed
+    check_every_answer_rules(answer)
+    assert answer.json["code"] == "unauthenticated"
+    assert answer.status_code == 401
+    assert ADMIN_TOKEN not in answer.get_data(as_text=True)
+    assert state() == before
+
+
+@pytest.mark.mock_config(admin_token=ADMIN_TOKEN)
+def test_with_an_admin_token_the_admin_surface_answers_it_and_the_api_needs_none(
+    client: Any, api_a: Api
+) -> None:
+    answer = client.post("/_mock/reset", headers={"X-Admin-Token": ADMIN_TOKEN})
+    assert answer.status_code == 204
+    assert api_a.list().status_code == 200
+
+
+def test_without_an_admin_token_the_admin_surface_is_open_on_loopback(client: Any) -> None:
+    assert client.get("/_mock/state").status_code == 200
+
+
+# --- Fuzzing what comes before the body: query strings and headers -------------------------
+
+# Any text a header value can carry on the wire (Latin-1, no CR, LF or NUL).
+HEADER_TEXT = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+    max_size=300,
+)
+HEADER_NAMES = st.sampled_from(
+    [
+        "Accept",
+        "Authorization",
+        "Content-Type",
+        "Content-Length",
+        "Origin",
+        "Prefer",
+        "X-Request-Id",
+        "If-None-Match",
+        "Range",
+        "Transfer-Encoding",
+        "X-Admin-Token",
+        "Accept-Encoding",
+        "Cookie",
+        "Host",
+        "Expect",
+    ]
+)
+QUERY = st.lists(
+    st.tuples(
+        st.sampled_from(["limit", "cursor", "x", "limit[]", ""]) | st.text(max_size=10),
+        # text, or runs of one digit up to past Python's 4300-digit int() limit
+        st.text(max_size=60)
+        | st.builds(str.__mul__, st.sampled_from("0159"), st.integers(0, 7000)),
+    ),
+    max_size=4,
+)
+TARGETS = st.sampled_from(
+    [
+        ("GET", "/users"),
+        ("GET", "/users/{id}"),
+        ("PUT", "/users/{id}"),
+        ("DELETE", "/users/{id}"),
+        ("POST", "/users"),
+        ("GET", "/users/nobody"),
+        ("PATCH", "/users"),
+    ]
+)
+
+
+@functools.cache
+def fuzzed_app() -> Any:
+    return make_app()
+
+
+def send_and_check(method: str, path: str, query: Any, headers: list[tuple[str, str]]) -> None:
+    """Send one request to a freshly reset mock: never a 5xx, every 4xx a problem detail
+    (R12), and a refusal changes nothing (R11)."""
+    # One mock, reset before each example (so that one example's success moves no other's)
+    client = fuzzed_app().test_client(checked=False)
+    assert client.post("/_mock/reset").status_code == 204
+    before = client.get("/_mock/state").get_data()
+    body = b'{"notes":"fuzz"}' if method in ("PUT", "PATCH") else b'{"email":"f@example.com"}'
+    answer = client.open(
+        API_PREFIX + path.replace("{id}", "usr_01JD0000000000000000PAT000"),
+        method=method,
+        query_string=query,
+        headers=headers,
+        data=body if method != "GET" else None,
+    )
+    check_every_answer_rules(answer)
+    if answer.status_code >= 400:
+        assert client.get("/_mock/state").get_data() == before
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=QUERY)
+def test_no_query_string_of_the_list_gets_a_5xx(query: list[tuple[str, str]]) -> None:
+    send_and_check("GET", "/users", query, [("Authorization", f"Bearer {EMBEDDED_KEY_A}")])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    target=TARGETS,
+    query=QUERY,
+    headers=st.lists(st.tuples(HEADER_NAMES, HEADER_TEXT), max_size=4),
+    key=st.sampled_from([EMBEDDED_KEY_A, EMBEDDED_KEY_B, None]),
+)
+def test_no_header_gets_a_5xx_or_changes_state_when_refused(
+    target: tuple[str, str],
+    query: list[tuple[str, str]],
+    headers: list[tuple[str, str]],
+    key: str | None,
+) -> None:
+    method, path = target
+    sent = [("Authorization", f"Bearer {key}")] if key else []
+    send_and_check(method, path, query, sent + headers)

@@ -19,7 +19,8 @@ ApiError
  ├── TooManyInvites            429                   (R7, + Retry-After)
  │    ├── InviteRateLimited    429 invite_rate_limited
  │    └── InviteSafetyCapReached 429 invite_safety_cap_reached
- └── InternalError             500 internal_error
+ ├── InternalError             500 internal_error
+ └── ServiceUnavailable        503 service_unavailable (+ Retry-After; the mock's chaos only)
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ READ_ONLY_FIELD = "read_only_field"
 INVITE_RATE_LIMITED = "invite_rate_limited"
 INVITE_SAFETY_CAP_REACHED = "invite_safety_cap_reached"
 INTERNAL_ERROR = "internal_error"
+SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 @dataclass(frozen=True)
@@ -215,3 +217,16 @@ class InviteSafetyCapReached(TooManyInvites):
 class InternalError(ApiError):
     def __init__(self) -> None:
         super().__init__("The server failed to answer this request.")
+
+
+class ServiceUnavailable(ApiError):
+    """An outage the mock simulates on request (chaos), never one of its own."""
+
+    status, code, title = 503, SERVICE_UNAVAILABLE, "Service unavailable"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("The service is briefly unavailable; retry after Retry-After seconds.")
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

@@ -17,6 +17,8 @@ from ..core.seed import add_key
 from ..core.store import ACTIVE, Avatar, Membership, User
 from ..faults import describe
 from ..validation import parse_json, to_json_schema
+from .chaos import ChaosSettings, can_drop
+from .docs import admin_index
 from .responses import json_response
 from .state import get_state
 
@@ -39,6 +41,12 @@ def admin_body(schema_name: str) -> Any:
     if errors:
         raise InvalidRequest(f"The body does not match {schema_name}.", errors)
     return body
+
+
+@bp.get("", provide_automatic_options=False)
+def index() -> Response | str:
+    """GET /_mock: every admin call, as a page or as JSON."""
+    return admin_index()
 
 
 @bp.post("/reset", provide_automatic_options=False)
@@ -104,6 +112,17 @@ def issue_key(avatar_id: str) -> Response:
     return json_response({"credential_id": credential_id, "api_key": api_key}, 201)
 
 
+@bp.delete("/avatars/<avatar_id>/invites", provide_automatic_options=False)
+def forget_invites(avatar_id: str) -> Response:
+    """The Avatar's hourly invite window emptied, as if the hour had passed for it alone (R7)."""
+    store = get_state().store
+    with store.lock:
+        if avatar_id not in store.avatars:
+            raise NotFound("No such Avatar.")
+        store.invite_log.pop(avatar_id, None)
+    return Response(status=204)
+
+
 @bp.delete("/keys/<credential_id>", provide_automatic_options=False)
 def revoke_key(credential_id: str) -> Response:
     store = get_state().store
@@ -148,6 +167,28 @@ def switch_faults() -> Response:
             "Unknown fault.", [FieldError("/active", f"no such fault: {exc.args[0]}")]
         ) from exc
     return list_faults()
+
+
+@bp.get("/chaos", provide_automatic_options=False)
+def show_chaos() -> Response:
+    return json_response(get_state().chaos.as_json())
+
+
+@bp.put("/chaos", provide_automatic_options=False)
+def set_chaos() -> Response:
+    """New chaos settings; the seeded sequence starts again (so the same PUT replays)."""
+    body = admin_body("ChaosSettings")
+    try:
+        settings = ChaosSettings.from_json(body)
+    except ValueError as exc:
+        raise InvalidRequest("The chaos settings are not valid.", [FieldError("", str(exc))]) \
+            from exc
+    if settings.drop_rate and not can_drop(request.environ):
+        raise InvalidRequest("This server cannot drop a connection (serve with waitress).",
+                             [FieldError("/drop_rate", "needs a server that exposes the "
+                                         "connection: waitress or the in-process one")])
+    get_state().chaos.configure(settings)
+    return show_chaos()
 
 
 @bp.get("/requests", provide_automatic_options=False)

@@ -8,7 +8,9 @@ import logging
 import secrets
 
 from flask import Flask, Response, g, request
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_accept_header
 
 from openapi import API_PREFIX, API_SPEC_PATH, load_api_spec
 
@@ -26,7 +28,7 @@ from ..core.errors import (
     UriTooLong,
 )
 from ..core.store import Store
-from . import admin, api, cors, journal
+from . import admin, api, chaos, cors, docs, journal, prefer
 from .responses import problem_response
 from .state import EXTENSION, MockState, get_state
 
@@ -48,6 +50,7 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     app.url_map.merge_slashes = False
     app.extensions[EXTENSION] = MockState(config, store)
     app.register_blueprint(api.bp)
+    app.register_blueprint(docs.bp)
     if config.admin:
         app.register_blueprint(admin.bp)
     app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml, provide_automatic_options=False)
@@ -58,6 +61,9 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     app.before_request(_refuse_at_the_door)
     app.after_request(_stamp_headers)
     cors.init_app(app, config)
+    chaos.init_app(app)  # a flaky network comes before everything the API does
+    if config.admin:
+        prefer.init_app(app)  # Prefer: code=NNN, a development aid like /_mock
     app.register_error_handler(ApiError, problem_response)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)
@@ -75,16 +81,13 @@ def _refuse_at_the_door() -> None:
     environ = request.environ
     if REFUSAL in environ:
         raise environ[REFUSAL]
-    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if target is None:
-        target = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
-    if len(target) > MAX_TARGET_BYTES:
+    # The target as sent where the server passes it on (RAW_URI), else as decoded (shorter).
+    decoded = len(environ.get("PATH_INFO", "")) + 1 + len(environ.get("QUERY_STRING", ""))
+    if max(len(environ.get("RAW_URI") or ""), decoded) > MAX_TARGET_BYTES:
         raise UriTooLong(MAX_TARGET_BYTES)
     path = request.path
     if path.startswith(API_PREFIX + "/"):
-        accept = request.headers.get("Accept", "")
-        # No Accept (or an empty one) accepts anything; werkzeug weighs q-values and wildcards.
-        if accept.strip() and request.accept_mimetypes.best_match(ANSWER_TYPES) is None:
+        if not _acceptable(request.headers.get("Accept", "")):
             raise NotAcceptable()
     elif path.startswith("/_mock"):
         token = get_state().config.admin_token
@@ -93,6 +96,20 @@ def _refuse_at_the_door() -> None:
             sent = request.headers.get(ADMIN_TOKEN_HEADER, "")
             if not hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode()):
                 raise Unauthenticated(f"The admin surface needs the {ADMIN_TOKEN_HEADER} header.")
+
+
+def _acceptable(accept: str) -> bool:
+    """Whether an Accept admits JSON or problem+json. None (or an empty one) admits anything.
+    Werkzeug weighs q-values and wildcards, but compares media types as written, where HTTP
+    ignores their case, and with their parameters (`application/json; charset=utf-8` would
+    not match): only the type and q are kept."""
+    if not accept.strip():
+        return True
+    ranges = []
+    for item in accept.lower().split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        ranges.append(";".join([media, *(p for p in parameters if p.startswith("q="))]))
+    return parse_accept_header(",".join(ranges), MIMEAccept).best_match(ANSWER_TYPES) is not None
 
 
 def _stamp_headers(response: Response) -> Response:

@@ -17,6 +17,7 @@ from ..core.store import Store
 from ..faults import CATALOGUE, build
 from ..problems import ProblemRenderer
 from ..validation import SpecSchemas
+from .chaos import Chaos, ChaosSettings
 from .journal import Journal
 
 EXTENSION = "maxgood"
@@ -30,6 +31,7 @@ class MockState:
         self.lock = threading.RLock()
         self.clock = VirtualClock()
         self.journal = Journal(config.journal_size)
+        self.chaos = Chaos(self.configured_chaos())
         self.schemas = SpecSchemas()
         self.limits = Limits(
             seat_limits=dict(config.seat_limits),
@@ -72,12 +74,16 @@ class MockState:
             self.store.restore(loaded)
             self.clock.offset = float(data.get("clock_offset") or 0.0)
 
+    def configured_chaos(self) -> ChaosSettings:
+        return ChaosSettings.parse(self.config.chaos) if self.config.chaos else ChaosSettings()
+
     def reset(self) -> None:
         """Back to the seed, the real time, the faults configured at start, an empty journal."""
         with self.lock, self.store.lock:
             self.store.restore(self.seed)
             self.clock.reset()
             self.journal.clear()
+            self.chaos.configure(self.configured_chaos())
             self.set_faults(self.config.faults)
 
 
