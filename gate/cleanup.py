@@ -41,6 +41,7 @@ import requests
 from gate import ledger as ledgers
 from harness.client import ApiClient
 from harness.guard import TOKEN_PATTERN, Guard, email_pattern
+from harness.options import DEFAULT_EMAIL_TEMPLATE
 
 if TYPE_CHECKING:
     from gate.cli import Run, Settings
@@ -391,7 +392,7 @@ def cleanup_command(settings: Settings) -> str:
         words += ["--ledger", settings.ledger]
     elif settings.report_dir:
         words += ["--report-dir", settings.report_dir]
-    if settings.email_template != "qa+{token}@example.com":
+    if settings.email_template != DEFAULT_EMAIL_TEMPLATE:
         words += ["--email-template", settings.email_template]
     keys = "MAXGOOD_API_KEY" + (", MAXGOOD_API_KEY_B" if settings.key_b else "")
     return f"{shlex.join(words)}  (keys from {keys}, as for the run)"
@@ -419,7 +420,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         f"ledger ({ledgers.LEDGER_NAME})")
     parser.add_argument("--ledger", help="the ledger file, if not the one in --report-dir")
     parser.add_argument("--email-template", default=env("MAXGOOD_EMAIL_TEMPLATE")
-                        or "qa+{token}@example.com",
+                        or DEFAULT_EMAIL_TEMPLATE,
                         help="the runs' email template (default %(default)s) "
                         "[MAXGOOD_EMAIL_TEMPLATE]")
     return parser.parse_args(argv)

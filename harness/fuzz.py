@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from harness import campaign, exampledb
 from harness.client import ApiClient
 from harness.guard import Budget, Guard, UnsafeRequest
+from harness.options import resolve_email_template, seed_from_env
 from harness.report import SuiteResult
 from harness.reporting import RunReport, merge
 from harness.suites import SuiteUnavailable, not_started, run_suite, shortfall
@@ -39,7 +40,6 @@ from harness.target import Target, embedded_mock, target_from_env
 # The stateful suite first: it reaches every rule within seconds (tests/test_suites_catch_faults),
 # so a broken rule shows early, before the contract suite fuzzes the spec at length.
 SUITES = ("stateful", "contract")
-DEFAULT_TEMPLATE = "qa+{token}@example.com"
 # A suite keeps its own time but may overrun by up to a batch; the guard's stop loses what it
 # found, so the guard stops a suite only well past its share: twice it, and a minute and a half.
 GRACE_FACTOR, GRACE_SECONDS = 2.0, 90.0
@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "rule. Against the embedded mock unless MAXGOOD_BASE_URL is set.")
     parser.add_argument("--minutes", type=float, default=float(env("FUZZ_MINUTES") or 2),
                         help="the time budget, split between the suites [FUZZ_MINUTES]")
-    parser.add_argument("--seed", type=int, default=int(env("FUZZ_SEED") or 0) or None,
+    parser.add_argument("--seed", type=int, default=seed_from_env(),
                         help="replay a run with its seed [FUZZ_SEED]")
     parser.add_argument("--fault", action="append", default=None, metavar="NAME",
                         help="switch on a fault of the embedded mock (repeatable) [FUZZ_FAULTS]")
@@ -80,7 +80,7 @@ def faults_from(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def email_template() -> str:
-    return os.environ.get("MAXGOOD_EMAIL_TEMPLATE") or DEFAULT_TEMPLATE
+    return resolve_email_template()
 
 
 @contextlib.contextmanager
