@@ -256,12 +256,11 @@ class GateChecks:
     def run(self, *, read_only: bool) -> SuiteResult:
         reads = [self.authentication_is_required_to_read, self.errors_are_problem_details,
                  self.pagination_is_exact, self.other_avatars_members_are_unknown]
-        writes = [self.invite_creates_user_from_profile_sent, self.invites_keep_edge_values,
-                  self.invite_of_a_member_conflicts,
+        writes = [self.invite_creates_user_from_profile_sent, self.invite_of_a_member_conflicts,
                   self.put_refuses_profile_and_read_only_fields, self.put_is_partial,
                   self.delete_is_soft_and_reinvite_keeps_identity,
                   self.writes_without_a_valid_key_change_nothing,
-                  self.avatars_stay_apart_on_a_shared_user]
+                  self.avatars_stay_apart_on_a_shared_user, self.invites_keep_edge_values]
         if self.probe_owner and not read_only:
             writes.insert(0, self.owner_is_protected)  # first: the owners are back the soonest
         else:
