@@ -31,7 +31,7 @@ from harness.target import Target
 # The least time a suite needs to judge every rule it judges, with any profile, against the
 # embedded mock on a loaded two-core machine: a share below it is said, with the budget that
 # would suffice, when some rule was left unjudged.
-MIN_SECONDS = {"stateful": 15.0, "contract": 30.0}
+MIN_SECONDS = {"stateful": 15.0, "contract": 20.0}
 
 ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "contract": ("contract_tests.runner", "run_contract"),
