@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -43,6 +42,7 @@ from contract_tests.spec import (
 )
 from contract_tests.state import RunState, current
 from harness.guard import Unreadable, invite_email
+from judge.instants import instant
 
 READS = ("GET", "HEAD", "OPTIONS")
 # What of a case's transport arguments makes the request the guard reads.
@@ -82,11 +82,7 @@ def representable(value: Any) -> bool:
     """Whether a date-time the format admits is an instant the spec accepts (or no date-time)."""
     if not isinstance(value, str) or not DATE_TIME.is_valid(value):
         return True  # not a date-time at all: the schema already calls it invalid
-    try:
-        datetime.fromisoformat(value.upper()).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return False
-    return True
+    return instant(value) is not None
 
 
 def fit_membership(holder: Any) -> Any:

@@ -9,8 +9,6 @@ failures into `Finding`s that name a rule and carry a curl reproduction.
 from __future__ import annotations
 
 import copy
-import os
-import random
 import time
 import tomllib
 from collections.abc import Iterable
@@ -25,11 +23,12 @@ from schemathesis.engine.recorder import ScenarioRecorder
 import contract_tests.checks
 import contract_tests.hooks
 from contract_tests import fixed
-from contract_tests.curl import curl, curl_of
 from contract_tests.profiles import effort
 from contract_tests.spec import READ_ONLY_FIELDS
 from contract_tests.state import RunState, activate
+from harness.client import curl, curl_of
 from harness.exampledb import active_database
+from harness.options import RunOptions
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
 from harness.target import Target, embedded_mock
@@ -126,7 +125,7 @@ def run_contract(
         raise ValueError("faults apply only to the embedded mock this runner starts (target=None)")
     started = time.monotonic()
     if seed is None:
-        seed = int(os.environ.get("FUZZ_SEED") or 0) or random.randrange(1, 2**31)
+        seed = RunOptions.resolve().seed
     _, chosen = effort(profile)
     # A time budget is a target for the fuzz profile (Schemathesis's max-time, see load_schema),
     # a limit for the others; either way the clean-up after the engine needs a share of it.

@@ -53,6 +53,7 @@ from harness.guard import (
     UnsafeRequest,
     email_pattern,
 )
+from harness.options import DEFAULT_EMAIL_TEMPLATE, seed_from_env
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport, merge
 from harness.rules import RULES, RuleViolation
@@ -62,7 +63,6 @@ from judge.members import differences
 
 PROG = "maxgood-contract"
 EXIT_OK, EXIT_VIOLATIONS, EXIT_UNUSABLE = 0, 1, 2
-DEFAULT_EMAIL_TEMPLATE = "qa+{token}@example.com"  # example.com is reserved: no mail is sent
 DEFAULT_MAX_INVITES = 20  # a third of the contract's 60 per Avatar per hour
 DEFAULT_MAX_REQUESTS = 3000
 DEFAULT_MAX_MINUTES = 10.0
@@ -159,7 +159,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the longest wait for one answer, in seconds (default %(default)s)")
     parser.add_argument("--junit", help="write the JUnit XML report to this file")
     parser.add_argument("--markdown", help="write the Markdown summary to this file")
-    parser.add_argument("--seed", type=int, default=int(env("FUZZ_SEED") or 0) or None,
+    parser.add_argument("--seed", type=int, default=seed_from_env(),
                         help="the suites' random seed, to replay a run [FUZZ_SEED]")
     parser.add_argument("--profile", default=env("HYPOTHESIS_PROFILE") or "ci",
                         choices=("dev", "ci", "fuzz"),

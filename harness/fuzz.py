@@ -9,6 +9,8 @@ per suite, with the named faults switched on; or against MAXGOOD_BASE_URL with M
 seed is printed first, so a run can be replayed; the summary names each rule, how often it was
 exercised, and for each failure the reproduction as curl commands (keys redacted).
 
+FUZZ_WORKERS (default: the cores), FUZZ_SHARD and FUZZ_DB make it a campaign: harness.campaign.
+
 Exit status: 0 no rule broken, 1 some rule broken, 2 misconfigured or incomplete (a suite that
 never started or was stopped before its end, by the guard, a crash or an answer it could not
 handle; a request the guard refused as unsafe; a rule not judged for want of time or budget,
@@ -26,9 +28,10 @@ import sys
 import time
 from collections.abc import Iterator
 
-from harness import campaign
+from harness import campaign, exampledb
 from harness.client import ApiClient
 from harness.guard import Budget, Guard, UnsafeRequest
+from harness.options import resolve_email_template, seed_from_env
 from harness.report import SuiteResult
 from harness.reporting import RunReport, merge
 from harness.suites import SuiteUnavailable, not_started, run_suite, shortfall
@@ -37,7 +40,6 @@ from harness.target import Target, embedded_mock, target_from_env
 # The stateful suite first: it reaches every rule within seconds (tests/test_suites_catch_faults),
 # so a broken rule shows early, before the contract suite fuzzes the spec at length.
 SUITES = ("stateful", "contract")
-DEFAULT_TEMPLATE = "qa+{token}@example.com"
 # A suite keeps its own time but may overrun by up to a batch; the guard's stop loses what it
 # found, so the guard stops a suite only well past its share: twice it, and a minute and a half.
 GRACE_FACTOR, GRACE_SECONDS = 2.0, 90.0
@@ -51,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "rule. Against the embedded mock unless MAXGOOD_BASE_URL is set.")
     parser.add_argument("--minutes", type=float, default=float(env("FUZZ_MINUTES") or 2),
                         help="the time budget, split between the suites [FUZZ_MINUTES]")
-    parser.add_argument("--seed", type=int, default=int(env("FUZZ_SEED") or 0) or None,
+    parser.add_argument("--seed", type=int, default=seed_from_env(),
                         help="replay a run with its seed [FUZZ_SEED]")
     parser.add_argument("--fault", action="append", default=None, metavar="NAME",
                         help="switch on a fault of the embedded mock (repeatable) [FUZZ_FAULTS]")
@@ -78,7 +80,7 @@ def faults_from(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def email_template() -> str:
-    return os.environ.get("MAXGOOD_EMAIL_TEMPLATE") or DEFAULT_TEMPLATE
+    return resolve_email_template()
 
 
 @contextlib.contextmanager
@@ -168,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         print("harness.fuzz: faults switch on only in the embedded mock; unset MAXGOOD_BASE_URL",
               file=sys.stderr)
         return 2
-    if args.workers > 1 or campaign.Shard.parse(args.shard).count > 1:
+    try:  # a database it cannot reach, a shard it cannot read: misconfigured
+        exampledb.open_database(args.db)
+        shard = campaign.Shard.parse(args.shard)
+    except SystemExit as error:
+        print(f"harness.fuzz: {error}", file=sys.stderr)
+        return 2
+    if args.workers > 1 or shard.count > 1:
         return campaign.run(args, faults=faults, external=external, seed=seed, profile=profile,
                             suites=suites, template=email_template())
     where = external.base_url if external else (

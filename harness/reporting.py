@@ -186,7 +186,7 @@ class RunReport:
         lines += [f"INCOMPLETE: {reason}" for reason in self.incompleteness()]
         lines += [f"note: {note}" for note in self.notes]
         if self.leftovers:
-            lines.append("NOT REMOVED (remove by hand):")
+            lines.append("NOT REMOVED:")
             lines += [f"  {item}" for item in self.leftovers]
         for _, text, _ in self.appendix:
             lines += ["", text]
@@ -275,7 +275,7 @@ class RunReport:
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {note}" for note in self.notes]
         if self.leftovers:
-            lines += ["", "## Not removed (remove by hand)", ""]
+            lines += ["", "## Not removed", ""]
             lines += [f"- `{item}`" for item in self.leftovers]
         for title, _, text in self.appendix:
             lines += ["", f"## {title}", "", text]

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.guard import GuardRefusal
+from harness.options import RunOptions
 from harness.report import SuiteResult
 from harness.rules import RULES
 from harness.target import Target
@@ -83,10 +84,13 @@ def run_suite(
     """
     started = time.monotonic()
     function = entry_point(name)
+    # Resolved once here (the seed and email template from the environment when not given),
+    # and handed down whole: every suite of a run replays from the same seed.
+    options = RunOptions.resolve(seed=seed, profile=profile, budget_seconds=seconds,
+                                 email_template=email_template, max_invites=max_invites,
+                                 max_requests=max_requests, read_only=read_only, faults=faults)
     try:
-        result = function(target, seed=seed, profile=profile, budget_seconds=seconds,
-                          email_template=email_template, max_invites=max_invites,
-                          max_requests=max_requests, read_only=read_only, faults=faults)
+        result = function(target, **options.suite_kwargs())
     except GuardRefusal as refusal:
         why = f"the {name} suite was stopped by the guard: {refusal.reason}"
         return SuiteRun(_stopped(name, started, refusal.reason, why), stopped=refusal.reason)

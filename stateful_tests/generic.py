@@ -41,7 +41,7 @@ from harness.client import REDACTED, ApiClient, Exchange, reproduction
 from openapi import API_SPEC_PATH
 
 from .context import RunContext
-from .machine import violation_class
+from .driver import violation_class
 
 CHECKS = [
     not_a_server_error,

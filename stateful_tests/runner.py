@@ -9,8 +9,6 @@ replay it. Without a target it starts the embedded mock with limits small enough
 from __future__ import annotations
 
 import functools
-import os
-import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,11 +19,12 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from harness.client import ApiClient, ApiError, reproduction
 from harness.guard import Budget
+from harness.options import SEED_ENV, EmailFactory, RunOptions
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
 from harness.target import Target, embedded_mock
 
-from .context import EmailFactory, RunContext
+from .context import RunContext
 from .generic import run_generic_pass
 from .machine import FRAME_PAGE_LIMIT, TwoAvatars
 from .model import shape_problems
@@ -38,7 +37,6 @@ from .profiles import (
 )
 
 SUITE = "stateful"
-SEED_ENV = "FUZZ_SEED"
 DEFAULT_INVITE_BUDGET = 40  # per run, against a server whose invite windows cannot be moved
 INVITES_PER_EXAMPLE = 4  # against a real server (a precondition of every invite rule)
 # A step, with its frame check (both Avatars listed, one member read), costs a few requests;
@@ -283,11 +281,7 @@ def _too_small(what: str, ctx: RunContext, budget: Budget, invites: int,
 
 
 def _seed(seed: int | None) -> int:
-    if seed is not None:
-        return seed
-    if os.environ.get(SEED_ENV):
-        return int(os.environ[SEED_ENV])
-    return random.SystemRandom().randrange(2**32)
+    return RunOptions.resolve(seed=seed).seed
 
 
 def _context(
