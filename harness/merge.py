@@ -46,6 +46,8 @@ def results_of(data: dict[str, Any]) -> list[SuiteResult]:
                              seconds=float(raw.get("seconds", 0.0)))
         result.exercised.update({k: int(v) for k, v in raw.get("exercised", {}).items()})
         result.skipped.update(raw.get("skipped", {}))
+        result.configured.update(raw.get("configured", []))
+        result.incomplete += raw.get("incomplete", [])
         result.findings = [Finding(**finding) for finding in raw.get("findings", [])]
         results.append(result)
     return results

@@ -245,7 +245,7 @@ def shard_report(index: int, found: bool) -> tuple[RunReport, Reached]:
     if found:
         result.findings.append(Finding("R2", "stateful", f"R2 broken (shard {index})", "curl"))
     else:
-        result.skipped["R14"] = "needs a second Avatar's key"
+        result.skip("R14", "needs a second Avatar's key", configured=True)
     contract = SuiteResult("contract", requests=7, seconds=4.0)
     contract.exercised.update({"R12": 3})
     report.results = [result, contract]
@@ -387,7 +387,10 @@ def test_workers_on_a_real_server_invite_addresses_of_their_own_and_remove_them(
                         FUZZ_DB="none", HYPOTHESIS_PROFILE="dev")
         after = requests.get(server.admin_url + "/state", timeout=10).json()
     # Then both workers fuzzed it, each inviting addresses of its own, and left no member
-    assert done.returncode == 0, done.stdout + done.stderr
+    # (six seconds may leave a rule unjudged: then the run is incomplete, for that alone)
+    assert done.returncode in (0, 2), done.stdout + done.stderr
+    incomplete = [line for line in done.stdout.splitlines() if line.startswith("INCOMPLETE:")]
+    assert all("not judged" in line or "too small" in line for line in incomplete), incomplete
     data = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert [r["suite"] for r in data["results"]] == ["contract", "contract"]
     assert all(r["requests"] > 0 for r in data["results"])
