@@ -250,7 +250,12 @@ def work(job: Job, events: Any, stop: Any) -> None:
         outcome.incomplete.append(f"worker {job.worker + 1} stopped with "
                                   f"{type(error).__name__}: {error}")
     outcome.answers = list(telemetry.answers.items())
-    events.put({"kind": "done", "worker": job.worker, "outcome": outcome})
+    while True:  # the stop's KeyboardInterrupt may come late: the result must still go out
+        try:
+            events.put({"kind": "done", "worker": job.worker, "outcome": outcome})
+            return
+        except KeyboardInterrupt:
+            outcome.interrupted = True
 
 
 def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
