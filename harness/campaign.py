@@ -250,7 +250,12 @@ def work(job: Job, events: Any, stop: Any) -> None:
         outcome.incomplete.append(f"worker {job.worker + 1} stopped with "
                                   f"{type(error).__name__}: {error}")
     outcome.answers = list(telemetry.answers.items())
-    events.put({"kind": "done", "worker": job.worker, "outcome": outcome})
+    while True:  # the stop's KeyboardInterrupt may come late: the result must still go out
+        try:
+            events.put({"kind": "done", "worker": job.worker, "outcome": outcome})
+            return
+        except KeyboardInterrupt:
+            outcome.interrupted = True
 
 
 def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
@@ -573,7 +578,7 @@ def write_json(report: RunReport, reached: Reached, path: Path, *, workers: int,
         "results": [{
             "suite": r.suite, "requests": r.requests, "invites": r.invites,
             "seconds": r.seconds, "exercised": dict(r.exercised), "skipped": dict(r.skipped),
-            "configured": sorted(r.configured), "incomplete": r.incomplete,
+            "configured": sorted(r.configured), "incomplete": list(r.incomplete),
             "findings": [dataclasses.asdict(f) for f in r.findings]} for r in report.results],
         "incomplete": report.incomplete, "notes": report.notes, "leftovers": report.leftovers,
         "reached": reached.as_json(),
