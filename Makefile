@@ -12,6 +12,7 @@ SPECS := openapi/v1beta.yaml openapi/mock-admin.yaml
 
 HOST ?= 127.0.0.1
 PORT ?= 8080
+SERVER ?= granian
 FUZZ_MINUTES ?= 2
 BENCH_ARGS ?=
 FUZZ_ARGS ?=
@@ -22,7 +23,7 @@ export HYPOTHESIS_PROFILE
 .PHONY: help venv mock test lint spec-check fuzz fuzz-merge gate bench clean
 
 help:
-	@echo "make mock    serve the mock on http://$(HOST):$(PORT)/v1beta (seeded, admin at /_mock)"
+	@echo "make mock    serve the mock on http://$(HOST):$(PORT)/v1beta (seeded, admin at /_mock); SERVER=waitress"
 	@echo "make test    spec checks, the mock's own tests, the suites' power, Schemathesis on the mock"
 	@echo "make fuzz    both suites with the fuzz profile for FUZZ_MINUTES (default $(FUZZ_MINUTES)),"
 	@echo "             on FUZZ_WORKERS cores, FUZZ_SHARD=i/n of a campaign, FUZZ_DB=redis://... or a dir"
@@ -43,7 +44,7 @@ $(NODE_STAMP): package.json
 	touch $@
 
 mock: $(STAMP)
-	$(BIN)/maxgood-mock --host $(HOST) --port $(PORT)
+	$(BIN)/maxgood-mock --host $(HOST) --port $(PORT) --server $(SERVER)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -422,9 +422,7 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
                    shard=shard, seen=view.seen(), verdicts=verdicts.as_json())
     if interrupted:
         return 130
-    if report.findings:
-        return 1
-    return 2 if report.incomplete else 0
+    return report.exit_status()
 
 
 def run_phase(jobs: list[Job], view: View) -> tuple[list[WorkerOutcome], bool]:

@@ -92,11 +92,11 @@ def serve_waitress(
         connection_limit=MAX_CONNECTIONS,
         max_request_body_size=FRONT_MAX_BODY,
     )
-    server.channel_class = _problem_channel(app)  # type: ignore[union-attr]
+    server.channel_class = _problem_channel()  # type: ignore[union-attr]
     server.run()
 
 
-def _problem_channel(app: Flask) -> type:
+def _problem_channel() -> type:
     """Waitress's channel, its refusals answered by the app: waitress's own error page is
     text/plain, and for a header with CR or LF it echoes the header back, credential included."""
     from waitress.channel import HTTPChannel
@@ -186,6 +186,7 @@ def serve_granian(
         port=port,
         interface=Interfaces.RSGI,
         http=HTTPModes.http1,
+        websockets=False,  # an upgrade request is one more request the API has no path for
         workers=1,
         factory=True,
         log_access=False,

@@ -856,6 +856,41 @@ def test_a_request_the_http_layer_refuses_is_a_problem_or_a_bare_refusal_never_a
     assert real_target.state() == before, f"{name}: the state changed"
 
 
+INVITE = b'{"email":"cut.short@example.com"}'
+CUT_SHORT: dict[str, bytes] = {
+    "a Content-Length longer than the body": head(
+        b"POST /v1beta/users HTTP/1.1", b"Content-Type: application/json", b"Content-Length: 100"
+    )
+    + INVITE,
+    "a chunked body with no last chunk": head(
+        b"POST /v1beta/users HTTP/1.1",
+        b"Content-Type: application/json",
+        b"Transfer-Encoding: chunked",
+    )
+    + b"%x\r\n%s\r\n" % (len(INVITE), INVITE),
+}
+
+
+@pytest.mark.parametrize("name", CUT_SHORT)
+def test_a_body_cut_short_by_the_client_is_never_acted_on(real_target: Served, name: str) -> None:
+    # Given the seeded state
+    before = real_target.state()
+    # When a client sends a valid invite as the start of a longer body, then stops sending
+    with socket.create_connection(("127.0.0.1", real_target.port), timeout=TIMEOUT) as sock:
+        sock.sendall(CUT_SHORT[name])
+        sock.shutdown(socket.SHUT_WR)
+        raw = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                raw += chunk
+    # Then it is refused as a problem detail, or the connection closed unanswered ...
+    answer = parse_answer(raw)
+    if answer is not None:
+        assert_problem(answer.status, answer.headers, answer.body, name)
+    # ... and the invite it began was never made
+    assert real_target.state() == before, f"{name}: a body that never arrived whole was acted on"
+
+
 # --- Slow clients -------------------------------------------------------------------------
 
 SLOW_BODIES = 32
