@@ -578,6 +578,7 @@ def write_json(report: RunReport, reached: Reached, path: Path, *, workers: int,
         "results": [{
             "suite": r.suite, "requests": r.requests, "invites": r.invites,
             "seconds": r.seconds, "exercised": dict(r.exercised), "skipped": dict(r.skipped),
+            "configured": sorted(r.configured), "incomplete": list(r.incomplete),
             "findings": [dataclasses.asdict(f) for f in r.findings]} for r in report.results],
         "incomplete": report.incomplete, "notes": report.notes, "leftovers": report.leftovers,
         "reached": reached.as_json(),

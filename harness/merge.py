@@ -45,7 +45,9 @@ def results_of(data: dict[str, Any]) -> list[SuiteResult]:
                              invites=int(raw.get("invites", 0)),
                              seconds=float(raw.get("seconds", 0.0)))
         result.exercised.update({k: int(v) for k, v in raw.get("exercised", {}).items()})
-        result.skipped.update(raw.get("skipped", {}))
+        for rule, reason in raw.get("skipped", {}).items():
+            result.skip(rule, reason, configured=rule in raw.get("configured", ()))
+        result.incomplete = [str(reason) for reason in raw.get("incomplete", [])]
         result.findings = [Finding(**finding) for finding in raw.get("findings", [])]
         results.append(result)
     return results

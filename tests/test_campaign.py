@@ -245,7 +245,7 @@ def shard_report(index: int, found: bool) -> tuple[RunReport, Reached]:
     if found:
         result.findings.append(Finding("R2", "stateful", f"R2 broken (shard {index})", "curl"))
     else:
-        result.skipped["R14"] = "needs a second Avatar's key"
+        result.skip("R14", "needs a second Avatar's key", configured=True)
     contract = SuiteResult("contract", requests=7, seconds=4.0)
     contract.exercised.update({"R12": 3})
     report.results = [result, contract]
@@ -386,9 +386,13 @@ def test_workers_on_a_real_server_invite_addresses_of_their_own_and_remove_them(
                         MAXGOOD_API_KEY=server.key_a, MAXGOOD_API_KEY_B=server.key_b or "",
                         FUZZ_DB="none", HYPOTHESIS_PROFILE="dev")
         after = requests.get(server.admin_url + "/state", timeout=10).json()
-    # Then both workers fuzzed it, each inviting addresses of its own, and left no member
-    assert done.returncode == 0, done.stdout + done.stderr
+    # Then both workers fuzzed it, each inviting addresses of its own, and left no member; six
+    # seconds judge only some rules, so the run may say it is incomplete, for that reason alone
     data = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    reasons = [line for line in done.stdout.splitlines() if line.startswith("INCOMPLETE:")]
+    assert not data["leftovers"] and not data["incomplete"], done.stdout
+    assert all("not judged" in r or "budget was too small" in r for r in reasons), done.stdout
+    assert done.returncode == (2 if reasons else 0), done.stdout + done.stderr
     assert [r["suite"] for r in data["results"]] == ["contract", "contract"]
     assert all(r["requests"] > 0 for r in data["results"])
     emails = {u["email"] for u in after["users"]} - {u["email"] for u in before["users"]}
