@@ -155,11 +155,12 @@ def lines(results: dict[str, Any]) -> list[str]:
     ]
     for workers in WORKERS:
         row = summary[str(workers)]
-        out.append(f"| {workers} | {row['requests_per_minute']} | {row['requests_per_second']} "
-                   f"| {row.get('requests_per_fuzzing_second')} "
-                   f"| {row['median_first_failure_seconds']} s | {row['detected']} | "
-                   f"{row.get('max_announced_after_seconds')} s after the check | "
-                   f"{row['median_load']} |")
+        out.append(f"| {workers} | {_n(row['requests_per_minute'], 0)} "
+                   f"| {_n(row['requests_per_second'], 1)} "
+                   f"| {_n(row.get('requests_per_fuzzing_second'), 1)} "
+                   f"| {_n(row['median_first_failure_seconds'], 1)} s | {row['detected']} | "
+                   f"{_n(row.get('max_announced_after_seconds'), 3)} s after the check | "
+                   f"{_n(row['median_load'], 1)} |")
     out += ["", f"2 workers / 1 worker: **{summary['ratio']}x** the requests per minute of "
             f"wall time (target {TARGET_RATIO}x: "
             f"{'met' if summary['target_met'] else 'NOT met'}); "
@@ -167,3 +168,9 @@ def lines(results: dict[str, Any]) -> list[str]:
             "the runs is in the last column: on a machine shared with other work the workers "
             "share its cores with it.", ""]
     return out
+
+
+def _n(value: float | None, digits: int) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}"

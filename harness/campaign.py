@@ -126,8 +126,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def shared_mock(faults: tuple[str, ...] = ()) -> Iterator[Target]:
-    """The embedded mock served once, by granian in a process (group) of its own."""
+def shared_mock(faults: tuple[str, ...] = ()
+                ) -> Iterator[tuple[Target, Callable[[], None]]]:
+    """The embedded mock served once, by granian in a process (group) of its own; and a call
+    that waits until it answers (the workers start meanwhile: each waits for it too)."""
     from stateful_tests.runner import STATEFUL_MOCK_CONFIG
 
     # The limits the stateful suite's own mock has, which its examples reach (R7); no platform
@@ -145,8 +147,8 @@ def shared_mock(faults: tuple[str, ...] = ()) -> Iterator[Target]:
                                start_new_session=True)
     root = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(process, root + "/_mock/faults")
-        yield Target(base_url=root + "/v1beta", key_a="", admin_url=root + "/_mock")
+        yield (Target(base_url=root + "/v1beta", key_a="", admin_url=root + "/_mock"),
+               lambda: _wait_until_up(process, root + "/_mock/faults"))
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -179,11 +181,19 @@ def own_avatars(mock: Target, session: requests.Session | None = None) -> Target
     assert mock.admin_url is not None
     session = session or requests.Session()
     made = []
+    up_by = time.monotonic() + START_TIMEOUT  # a worker may start before the mock answers
     for letter, kind in (("a", "enterprise"), ("b", "essential")):
         token = secrets.token_hex(5)
-        answer = session.post(mock.admin_url + "/avatars", timeout=30, json={
-            "type": kind, "name": f"Campaign {letter.upper()} {token}",
-            "owner_email": f"owner-{letter}-{token}@campaign.example"})
+        body = {"type": kind, "name": f"Campaign {letter.upper()} {token}",
+                "owner_email": f"owner-{letter}-{token}@campaign.example"}
+        while True:
+            try:
+                answer = session.post(mock.admin_url + "/avatars", timeout=30, json=body)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > up_by:
+                    raise
+                time.sleep(0.1)
         answer.raise_for_status()
         made.append(answer.json())
     return dataclasses.replace(mock, key_a=made[0]["api_key"], key_b=made[1]["api_key"],
@@ -250,7 +260,12 @@ def work(job: Job, events: Any, stop: Any) -> None:
         outcome.incomplete.append(f"worker {job.worker + 1} stopped with "
                                   f"{type(error).__name__}: {error}")
     outcome.answers = list(telemetry.answers.items())
-    events.put({"kind": "done", "worker": job.worker, "outcome": outcome})
+    while True:  # the stop's KeyboardInterrupt may come late: the result must still go out
+        try:
+            events.put({"kind": "done", "worker": job.worker, "outcome": outcome})
+            return
+        except KeyboardInterrupt:
+            outcome.interrupted = True
 
 
 def run_suites(job: Job, outcome: WorkerOutcome, telemetry: Telemetry,
@@ -383,15 +398,19 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
     view = View(seconds=seconds, workers=workers, out=sys.stdout)
     interrupted = False
     with contextlib.ExitStack() as stack:
-        target = external or stack.enter_context(shared_mock(faults))
+        ready: Callable[[], None] | None = None
         if external is None:
+            target, ready = stack.enter_context(shared_mock(faults))
             print(f"the mock, served once for every worker: {target.base_url}", flush=True)
+        else:
+            target = external
         the_plan = plan(target=target, real=external is not None, suites=suites,
                         seconds=seconds, seed=seed, shard=shard, workers=workers,
                         profile=profile, template=template, database=args.db, start=began)
         with view.shown():
             for phase in the_plan.phases:
-                done, interrupted = run_phase(phase, view)
+                done, interrupted = run_phase(phase, view, ready)
+                ready = None
                 outcomes += done
                 if interrupted:
                     break
@@ -424,8 +443,12 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
     return report.exit_status()
 
 
-def run_phase(jobs: list[Job], view: View) -> tuple[list[WorkerOutcome], bool]:
-    """Run `jobs` at once, each in a process; their outcomes, and whether Ctrl-C stopped them."""
+def run_phase(jobs: list[Job], view: View, ready: Callable[[], None] | None = None
+              ) -> tuple[list[WorkerOutcome], bool]:
+    """Run `jobs` at once, each in a process; their outcomes, and whether Ctrl-C stopped them.
+
+    `ready` waits for the target (the mock starting meanwhile) once the workers are started.
+    """
     context = multiprocessing.get_context("spawn")
     events = context.Queue()
     stop = context.Event()
@@ -438,8 +461,17 @@ def run_phase(jobs: list[Job], view: View) -> tuple[list[WorkerOutcome], bool]:
     interrupted = overran = False
     give_up = None  # after Ctrl-C: when to stop waiting for the workers
     hard_stop = time.monotonic() + max(job.seconds for job in jobs) * 2 + 120
+    unready = ""  # why the target never came up
     while len(outcomes) < len(processes):
         try:
+            if ready is not None:
+                wait, ready = ready, None
+                try:
+                    wait()
+                except RuntimeError as error:
+                    unready = str(error)
+                    stop.set()
+                    give_up = time.monotonic() + STOP_WAIT_SECONDS
             try:
                 event = events.get(timeout=0.1)
             except queue.Empty:
@@ -472,6 +504,8 @@ def run_phase(jobs: list[Job], view: View) -> tuple[list[WorkerOutcome], bool]:
             lost.incomplete.append(f"worker {worker + 1} ended without a result "
                                    f"(exit status {process.exitcode})")
             outcomes[worker] = lost
+    if unready:
+        outcomes[min(outcomes)].incomplete.append(unready)
     if overran:
         for outcome in outcomes.values():
             if outcome.interrupted:

@@ -49,7 +49,9 @@ def test_a_suite_gets_the_fixture_from_the_installed_plugin(tmp_path: Path) -> N
     (tmp_path / "test_integration.py").write_text(textwrap.dedent(SUITE), encoding="utf-8")
     # When pytest runs it in a directory of its own
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        # Only the plugin under test: the others installed here slow the start, not the proof.
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:schemathesis",
+         "-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:anyio",
          "-o", "addopts=", str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
