@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import robustness, workers
+from . import kills, robustness, workers
 
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
@@ -29,6 +29,7 @@ def write(results: dict[str, Any]) -> None:
     lines += _detect(results)
     lines += robustness.lines(results)
     lines += workers.lines(results)
+    lines += kills.lines(results)
     lines += _reading_notes(results)
     RESULTS_MD.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     if results.get("throughput", {}).get("servers"):

@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from . import detect, loadgen, report, robustness, servers, workers
+from . import detect, kills, loadgen, report, robustness, servers, workers
 from .servers import API_KEY, Server
 
 HERE = Path(__file__).resolve().parent
@@ -306,7 +306,7 @@ def _first_line(command: list[str]) -> str:
 # -- main --------------------------------------------------------------------------------------
 
 
-SECTIONS = ("throughput", "startup", "reset", "detect", "robustness", "workers")
+SECTIONS = ("throughput", "startup", "reset", "detect", "robustness", "workers", "kills")
 ENVIRONMENT = ("machine", "versions", "date")
 
 
@@ -402,6 +402,9 @@ def run(
             say("make fuzz on 1 and 2 workers")
             results["workers"] = {"measured_at": now(), "machine": results["machine"],
                                   **workers.measure(say, rounds)}
+        if "kills" in sections:
+            say("a gate killed, then cleaned up")
+            results["kills"] = {"measured_at": now(), **kills.measure(say)}
     save(results, sections)
 
 

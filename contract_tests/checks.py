@@ -20,7 +20,13 @@ from judge import Answer, RuleViolation, check, raise_first
 from judge.auth import bad_authorizations, unauthenticated
 from judge.frame import shows_only_its_own
 from judge.limits import invites_counted, rate_limit_headers
-from judge.members import invite_result, membership_differences, new_user_profile, update_applied
+from judge.members import (
+    invite_result,
+    membership_differences,
+    new_user_profile,
+    read_only_refusal,
+    update_applied,
+)
 from judge.problems import problem_details, request_id
 from judge.spec import READ_ONLY_FIELDS, WRITABLE_FIELDS
 from judge.unknown import indistinguishable, no_trace
@@ -160,12 +166,7 @@ def r4_put_refuses_profile_and_read_only_fields(
     if not sent or response.status_code in (404, 413, 415):
         return
     exercised("R4")
-    answer = answer_of(case, response)
-    check(answer.status == 422 and answer.code == "read_only_field", "R4",
-          f"{answer.where} to a body with {sent}; want 422 read_only_field")
-    named = answer.json.get("fields") if isinstance(answer.json, dict) else None
-    check(isinstance(named, list) and set(sent) <= set(named), "R4",
-          f"{answer.where} naming fields {named}, not all of {sent}")
+    raise_first(read_only_refusal(answer_of(case, response), body))
 
 
 @schemathesis.check
@@ -181,12 +182,12 @@ def r11_refused_update_changes_nothing(ctx: CheckContext, response: Response, ca
     if before is None:
         return
     exercised("R11")
-    now = state.a.send("GET", f"/users/{user_id}")
-    if now.status_code != 200:
+    now = state.a.get(user_id)
+    if now.status != 200 or not isinstance(now.body, dict):
         return  # R1's checks judge whether the member can be read
-    state.record_member(now.json())  # what later updates are compared with (R5)
+    state.record_member(now.body)  # what later updates are compared with (R5)
     watched = {name: before[name] for name in (*WRITABLE_FIELDS, "updated_at") if name in before}
-    changed = membership_differences(watched, now.json())
+    changed = membership_differences(watched, now.body)
     check(not changed, "R11", f"{describe(case, response)}, yet the membership changed (was, "
           f"now): {changed}")
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import zlib
-from datetime import UTC, datetime
 from typing import Any
 
+import requests
 import schemathesis
 from schemathesis import Case, HookContext, Response
+from schemathesis.core import NOT_SET
 from schemathesis.core.failures import AcceptedNegativeData, Failure
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
@@ -40,8 +41,12 @@ from contract_tests.spec import (
     READ_ONLY_FIELDS,
 )
 from contract_tests.state import RunState, current
+from harness.guard import Unreadable, invite_email
+from judge.instants import instant
 
 READS = ("GET", "HEAD", "OPTIONS")
+# What of a case's transport arguments makes the request the guard reads.
+REQUEST_ARGS = ("method", "url", "headers", "params", "data", "json", "files", "cookies")
 
 
 class InviteBudgetSpent(Exception):
@@ -77,11 +82,7 @@ def representable(value: Any) -> bool:
     """Whether a date-time the format admits is an instant the spec accepts (or no date-time)."""
     if not isinstance(value, str) or not DATE_TIME.is_valid(value):
         return True  # not a date-time at all: the schema already calls it invalid
-    try:
-        datetime.fromisoformat(value.upper()).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return False
-    return True
+    return instant(value) is not None
 
 
 def fit_membership(holder: Any) -> Any:
@@ -152,6 +153,30 @@ def _guard_writes(state: RunState, case: Case) -> None:
     case.path_parameters["user_id"] = target
 
 
+def _readable_invite(case: Case, base_url: str) -> None:
+    """An invite the guard cannot read as at most one address made from the template (a body
+    that is not JSON, or carries an address elsewhere) goes without what it cannot read: the
+    query that could name an address, else the body. It stays a request a server must refuse
+    (400), and the guard, the last net, never has to stop the suite."""
+    def unreadable() -> bool:
+        kwargs = case.as_transport_kwargs(base_url=base_url)
+        prepared = requests.Request(**{k: v for k, v in kwargs.items() if k in REQUEST_ARGS}
+                                    ).prepare()
+        try:
+            invite_email(prepared)
+        except Unreadable:
+            return True
+        return False
+
+    if not unreadable():
+        return
+    if case.query:
+        case.query = {}
+        if not unreadable():
+            return
+    case.body = NOT_SET
+
+
 @schemathesis.hook
 def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> None:
     """Shape every request of every phase just before it is sent (see the module docstring)."""
@@ -171,6 +196,8 @@ def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> Non
             if isinstance(body.get("membership"), dict):
                 body = {**body, "membership": fit_membership(body["membership"])}
             case.body = body
+        if not state.target.is_embedded:
+            _readable_invite(case, state.target.base_url)
     meta = case.meta
     if case.method == "PUT" and isinstance(body, dict):
         body = fit_membership(body)

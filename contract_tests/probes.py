@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from schemathesis import Case, Response
 from schemathesis.core.parameters import ParameterLocation
 
@@ -30,8 +29,8 @@ def send(state: RunState, case: Case, authorization: str | None) -> Response:
     headers = {k: v for k, v in kwargs.pop("headers").items() if k.lower() != "authorization"}
     if authorization is not None:
         headers["Authorization"] = authorization
-    state.anonymous.sent += 1
-    answer = requests.request(**kwargs, headers=headers, timeout=30)
+    answer = state.anonymous.send(kwargs.pop("method"), kwargs.pop("url"), headers=headers,
+                                  **kwargs)
     if case.method == "POST" and case.path == "/users" and answer.status_code == 201:
         state.count_invite()
     return Response.from_requests(answer, verify=True)
@@ -75,8 +74,8 @@ class AuthProbe:
         """What the refused request changed, if anything (R13: it must change nothing)."""
         state = self.state
         if self.watch_sentinel:
-            now = state.a.send("GET", f"/users/{state.sentinel}")
-            seen = now.json() if now.status_code == 200 else now.status_code
+            now = state.a.get(state.sentinel)
+            seen = now.body if now.status == 200 else now.status
             if seen != state.sentinel_state:
                 return f"the member {state.sentinel} became {_short(seen)}"
         if self.email is not None:

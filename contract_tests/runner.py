@@ -9,13 +9,12 @@ failures into `Finding`s that name a rule and carry a curl reproduction.
 from __future__ import annotations
 
 import copy
-import os
-import random
 import time
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
+import requests
 import schemathesis
 from schemathesis.core.failures import CustomFailure, Failure
 from schemathesis.engine import events, from_schema
@@ -24,11 +23,12 @@ from schemathesis.engine.recorder import ScenarioRecorder
 import contract_tests.checks
 import contract_tests.hooks
 from contract_tests import fixed
-from contract_tests.curl import curl, curl_of
 from contract_tests.profiles import effort
 from contract_tests.spec import READ_ONLY_FIELDS
 from contract_tests.state import RunState, activate
+from harness.client import curl, curl_of
 from harness.exampledb import active_database
+from harness.options import RunOptions
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
 from harness.target import Target, embedded_mock
@@ -125,7 +125,7 @@ def run_contract(
         raise ValueError("faults apply only to the embedded mock this runner starts (target=None)")
     started = time.monotonic()
     if seed is None:
-        seed = int(os.environ.get("FUZZ_SEED") or 0) or random.randrange(1, 2**31)
+        seed = RunOptions.resolve().seed
     _, chosen = effort(profile)
     # A time budget is a target for the fuzz profile (Schemathesis's max-time, see load_schema),
     # a limit for the others; either way the clean-up after the engine needs a share of it.
@@ -141,7 +141,8 @@ def run_contract(
         closed = closed_writes(state)
         for operation, reason in closed.items():
             for rule in RULES_OF_WRITES[operation]:
-                result.skipped.setdefault(rule, f"{operation} not sent: {reason}")
+                result.skip(rule, f"{operation} not sent: {reason}", configured=state.read_only,
+                            replace=False)
         stream = from_schema(load_schema(state, seed, budget_seconds, list(closed))).execute()
         for event in stream:
             collector.on(event)
@@ -153,7 +154,10 @@ def run_contract(
     for violation, reproduction in state.violations:
         collector.add(violation.rule, str(violation), reproduction)
     result.exercised.update(state.exercised)
-    result.skipped.update(state.skipped)
+    for rule, reason in state.skipped.items():
+        result.skip(rule, reason, configured=rule in state.configured)
+    for rule in set(RULES) - set(CHECKED_RULES):
+        result.skip(rule, "judged by the stateful suite, not this one", configured=True)
     result.requests += state.requests
     result.invites = state.invites
     result.seconds = time.monotonic() - started
@@ -175,20 +179,29 @@ class _Collector:
             self.result.requests += len(event.recorder.interactions)
             self.scenario(event.recorder)
         elif isinstance(event, events.NonFatalError):
-            error = getattr(event.value, "original_error", None)
+            error = getattr(event.value, "original_error", None) or event.value
             if isinstance(error, contract_tests.hooks.InviteBudgetSpent):
                 self.result.skipped["R7"] = f"later invites were not sent: {error}"
                 return
             if isinstance(error, contract_tests.hooks.BudgetSpent):
-                self.result.skipped["SPEC"] = f"the run stopped early: {error}"
+                # Its own share of the budget ran out: the run ends as it promised.
                 self.budget_spent = True
+                return
+            if error is not None and not isinstance(error, requests.RequestException):
+                # The suite's own error (a hook, a check), not the server's: the operation was
+                # not judged, which is no finding about the server, and no pass either.
+                self.result.incomplete.append(
+                    f"the contract suite could not test {event.label}: "
+                    f"{type(error).__name__}: {error}")
                 return
             self.add("SPEC", f"SPEC {RULES['SPEC']}: the suite could not test {event.label}: "
                      f"{event.info}", "")
         elif isinstance(event, events.FatalError):
             raise event.exception
-        elif isinstance(event, events.Interrupted):
-            self.result.skipped.setdefault("SPEC", "the run was interrupted before it finished")
+        elif isinstance(event, events.Interrupted) and not self.budget_spent:
+            # A refusal of the guard, or Ctrl-C, not the run's own budget (`stream.stop()`
+            # below): the engine stopped before its end.
+            self.result.incomplete.append("the contract suite was interrupted before its end")
         elif isinstance(event, events.EngineFinished):
             for failure in event.failures:
                 self.add(*self.describe("", failure, None), "")

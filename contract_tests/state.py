@@ -9,63 +9,25 @@ and ids that exist only in Avatar B must look to key A like ids nobody has (R1).
 from __future__ import annotations
 
 import itertools
-import os
 import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
-from contract_tests.curl import curl_of
 from contract_tests.profiles import Effort
+from harness.client import ApiClient, Exchange
+from harness.options import EmailFactory
 from harness.progress import Tally
 from harness.rules import RuleViolation
 from harness.target import Target
 
-DEFAULT_EMAIL_TEMPLATE = "qa+{token}@example.com"
 PAGE_LIMIT = 100
 MAX_PAGES = 20  # the suite looks for what it planted; 2,000 members is far enough
 # Invites counted against the rolling hour (R7): a minute short of it, so that a clock a little
 # off from the server's never counts one the server has already let go.
 WINDOW = 3600.0 - 60.0
-
-
-class KeyedSession:
-    """One Avatar key's raw view of the API: answers as `requests.Response`, as the suite's
-    checks read them from Schemathesis too; counts the requests it sends."""
-
-    def __init__(self, base_url: str, key: str | None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.key = key
-        self.sent = 0
-        self._http = requests.Session()
-
-    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
-        self.sent += 1
-        url = self.base_url + path
-        return self._http.request(method, url, headers=headers, timeout=30, **kwargs)
-
-    def pages(self, limit: int = PAGE_LIMIT) -> Iterator[requests.Response]:
-        """The pages of the member list, following next_cursor (R10), as far as MAX_PAGES."""
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            params: dict[str, Any] = {"limit": limit}
-            if cursor is not None:
-                params["cursor"] = cursor
-            page = self.send("GET", "/users", params=params)
-            yield page
-            cursor = page.json().get("next_cursor") if page.status_code == 200 else None
-            if not cursor:
-                return
-
-    def members(self, limit: int = PAGE_LIMIT) -> list[dict[str, Any]]:
-        return [m for page in self.pages(limit) if page.status_code == 200
-                for m in page.json()["data"]]
 
 
 @dataclass
@@ -93,15 +55,13 @@ class RunState:
         self.deadline = None if seconds is None else time.monotonic() + seconds
         self.generated = 0  # requests Schemathesis sent
         self.read_only = read_only
-        self.email_template = email_template or os.environ.get(
-            "MAXGOOD_EMAIL_TEMPLATE", DEFAULT_EMAIL_TEMPLATE
-        )
-        if "{token}" not in self.email_template:
-            raise ValueError("MAXGOOD_EMAIL_TEMPLATE must contain {token}")
+        self.emails = EmailFactory(email_template, prefix="ct")
+        self.email_template = self.emails.template
         self.run_id = secrets.token_hex(4)
-        self.a = KeyedSession(target.base_url, target.key_a)
-        self.b = KeyedSession(target.base_url, target.key_b) if target.key_b else None
-        self.anonymous = KeyedSession(target.base_url, None)
+        self.a = ApiClient(target.base_url, target.key_a, name="A", keep=False)
+        self.b = (ApiClient(target.base_url, target.key_b, name="B", keep=False)
+                  if target.key_b else None)
+        self.anonymous = ApiClient(target.base_url, None, keep=False)
         self.canaries = Canaries()
         self.avatar_a: str | None = None
         self.avatar_b: str | None = None
@@ -118,6 +78,7 @@ class RunState:
         self.restore_b: list[tuple[str, dict[str, Any]]] = []  # seeded memberships to put back
         self.cursor: str | None = None  # one Avatar A issued, for generated list requests
         self.skipped: dict[str, str] = {}
+        self.configured: set[str] = set()  # skipped for the target's configuration (one key)
         self.exercised: Counter[str] = Tally()  # tells a live view as it counts
         self.violations: list[tuple[RuleViolation, str]] = []
         self._memberships: dict[str, dict[str, Any]] = {}  # last answered, per created member
@@ -133,7 +94,7 @@ class RunState:
 
     def fresh_email(self) -> str:
         """A unique address from the template, never a real person's."""
-        email = self.email_template.format(token=f"ct{self.run_id}x{next(self._emails)}")
+        email = self.emails.fresh()
         with self._lock:
             self._fresh.add(email)
         return email
@@ -268,18 +229,18 @@ class RunState:
             self.exercised[rule] += 1
 
     def expect(self, condition: object, rule: str, message: str,
-               answer: requests.Response | None = None) -> bool:
+               answer: Exchange | None = None) -> bool:
         """Record a violation unless `condition` holds (for the suite's fixed scenarios)."""
         self.exercise(rule)
         if not condition:
-            reproduction = curl_of(answer.request) if answer is not None else ""
+            reproduction = answer.as_curl() if answer is not None else ""
             self.violations.append((RuleViolation(rule, message), reproduction))
         return bool(condition)
 
     @property
     def requests(self) -> int:
         """Requests this run's own clients sent (setup, probes, clean-up)."""
-        return sum(client.sent for client in (self.a, self.b, self.anonymous) if client)
+        return sum(client.requests for client in (self.a, self.b, self.anonymous) if client)
 
 
 _ACTIVE: RunState | None = None

@@ -41,6 +41,7 @@ import requests
 from gate import ledger as ledgers
 from harness.client import ApiClient
 from harness.guard import TOKEN_PATTERN, Guard, email_pattern
+from harness.options import DEFAULT_EMAIL_TEMPLATE
 
 if TYPE_CHECKING:
     from gate.cli import Run, Settings
@@ -136,8 +137,7 @@ def sweep(clients: dict[str, ApiClient], guard: Guard, templates: list[str],
     patterns = [leftover_pattern(t) for t in dict.fromkeys(
         templates + [r.template for r in mine if r.template])]
     by_avatar = {name: _avatar_of(client) for name, client in clients.items()}
-    if result.lost is None:
-        _find(result, clients, by_avatar, mine, patterns)
+    _find(result, clients, by_avatar, mine, patterns)
     previous = guard.teardown
     guard.teardown = True  # only reads, and removing what the sweep adopted
     try:
@@ -190,12 +190,14 @@ def _avatar_of(client: ApiClient) -> str | None:
 def _client_name(run: ledgers.RunRecord, key: str, by_avatar: dict[str, str | None],
                  clients: dict[str, ApiClient]) -> str | None:
     """Which of this sweep's keys holds what `run` did through its key `key`: the one of the
-    same Avatar when both are known (keys given in another order), else the same name."""
+    same Avatar (keys given in another order), none if every key's Avatar is known and none is
+    that one, else the key of the same name."""
     avatar = run.avatars.get(key)
-    if avatar is not None:
-        for name, seen in by_avatar.items():
-            if seen == avatar:
-                return name
+    for name, seen in by_avatar.items():
+        if avatar is not None and seen == avatar:
+            return name
+    if avatar is not None and None not in by_avatar.values():
+        return None  # a DELETE through another Avatar's key would answer 404: not "gone"
     return key if key in clients else None
 
 
@@ -206,9 +208,9 @@ def _find(result: Sweep, clients: dict[str, ApiClient], by_avatar: dict[str, str
         for (key, user_id), email in run.active.items():
             name = _client_name(run, key, by_avatar, clients)
             if name is None:
-                result.targets.append(Target(key, user_id, email, f"created by run {run.run}",
-                                             run.run, "skipped",
-                                             f"no key for Avatar {key} was given"))
+                result.targets.append(Target(
+                    key, user_id, email, f"created by run {run.run}", run.run, "skipped",
+                    f"no key was given for its Avatar ({run.avatars.get(key) or key})"))
                 continue
             chosen.setdefault((name, user_id), Target(
                 name, user_id, email, f"created by run {run.run} (ledger)", run.run))
@@ -390,7 +392,7 @@ def cleanup_command(settings: Settings) -> str:
         words += ["--ledger", settings.ledger]
     elif settings.report_dir:
         words += ["--report-dir", settings.report_dir]
-    if settings.email_template != "qa+{token}@example.com":
+    if settings.email_template != DEFAULT_EMAIL_TEMPLATE:
         words += ["--email-template", settings.email_template]
     keys = "MAXGOOD_API_KEY" + (", MAXGOOD_API_KEY_B" if settings.key_b else "")
     return f"{shlex.join(words)}  (keys from {keys}, as for the run)"
@@ -418,7 +420,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         f"ledger ({ledgers.LEDGER_NAME})")
     parser.add_argument("--ledger", help="the ledger file, if not the one in --report-dir")
     parser.add_argument("--email-template", default=env("MAXGOOD_EMAIL_TEMPLATE")
-                        or "qa+{token}@example.com",
+                        or DEFAULT_EMAIL_TEMPLATE,
                         help="the runs' email template (default %(default)s) "
                         "[MAXGOOD_EMAIL_TEMPLATE]")
     return parser.parse_args(argv)

@@ -6,7 +6,10 @@
 Exit status: 0 the target keeps the contract; 1 violations found (or the run's own members
 could not all be removed although the server answered); 2 misconfigured, unreachable, or the
 run could not be completed (the server stopped answering: what is left is listed, with the
-`cleanup` command that removes it); 130 / 143 interrupted (SIGINT / SIGTERM), after cleaning up.
+`cleanup` command that removes it; a suite that never started or was stopped before its end; a
+request the guard refused as unsafe; a rule not judged for want of budget, said with the
+--max-minutes that would suffice; or no rule judged at all); 130 / 143 interrupted (SIGINT /
+SIGTERM), after cleaning up.
 
 A run, in order:
 
@@ -42,21 +45,31 @@ from gate import cleanup as sweeper
 from gate import ledger as ledgers
 from gate.scenarios import GateChecks, Snapshot, walk
 from harness.client import ApiClient, reproduction
-from harness.guard import Budget, BudgetExhausted, Guard, GuardRefusal, email_pattern
+from harness.guard import (
+    Budget,
+    BudgetExhausted,
+    Guard,
+    GuardRefusal,
+    UnsafeRequest,
+    email_pattern,
+)
+from harness.options import DEFAULT_EMAIL_TEMPLATE, seed_from_env
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport, merge
 from harness.rules import RULES, RuleViolation
-from harness.suites import SuiteUnavailable, run_suite
+from harness.suites import SuiteUnavailable, not_started, run_suite, shortfall
 from harness.target import Target
 from judge.members import differences
 
 PROG = "maxgood-contract"
 EXIT_OK, EXIT_VIOLATIONS, EXIT_UNUSABLE = 0, 1, 2
-DEFAULT_EMAIL_TEMPLATE = "qa+{token}@example.com"  # example.com is reserved: no mail is sent
 DEFAULT_MAX_INVITES = 20  # a third of the contract's 60 per Avatar per hour
 DEFAULT_MAX_REQUESTS = 3000
 DEFAULT_MAX_MINUTES = 10.0
 SUITES = ("gate", "contract", "stateful")
+# Successful invites the gate's own checks spend when they run to their end (measured on the
+# mock; tests/test_gate.py holds this figure to what a run spends).
+GATE_CHECK_INVITES = 4
 CLEANUP_TIMEOUT = 15.0
 # A pre-existing member that changed although nothing this run sent addressed it: the writes
 # reached beyond what they named, which R1 (a key changes only its own, addressed scope) forbids.
@@ -146,7 +159,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the longest wait for one answer, in seconds (default %(default)s)")
     parser.add_argument("--junit", help="write the JUnit XML report to this file")
     parser.add_argument("--markdown", help="write the Markdown summary to this file")
-    parser.add_argument("--seed", type=int, default=int(env("FUZZ_SEED") or 0) or None,
+    parser.add_argument("--seed", type=int, default=seed_from_env(),
                         help="the suites' random seed, to replay a run [FUZZ_SEED]")
     parser.add_argument("--profile", default=env("HYPOTHESIS_PROFILE") or "ci",
                         choices=("dev", "ci", "fuzz"),
@@ -281,6 +294,8 @@ class Run:
     leftovers: list[str] = field(default_factory=list)
     unauthenticated_emails: set[str] = field(default_factory=set)
     incomplete: list[str] = field(default_factory=list)  # what kept the run from judging all
+    shares: dict[str, float] = field(default_factory=dict)  # seconds each suite was given
+    suites_began: float | None = None  # seconds into the run when the suites started
     lost: str | None = None  # the server stopped answering during cleanup: why
     stranded: list[str] = field(default_factory=list)  # left because the server did not answer
     interrupted: int | None = None
@@ -308,19 +323,27 @@ def run_checks(run: Run) -> None:
         checks = GateChecks(target, run.guard, run.snapshots, run.fresh_email)
         try:
             run.results.append(checks.run(read_only=settings.read_only))
+        except (GuardRefusal, RuntimeError) as error:
+            run.results.append(not_started("gate", f"its checks stopped: {error}"))
         finally:
             run.unauthenticated_emails |= checks.unauthenticated_emails
         if checks.budget_spent:
-            run.notes.append(f"the gate's checks stopped: {checks.budget_spent}")
-        run.notes += checks.errors
+            run.incomplete.append(f"the gate's checks stopped before their end: "
+                                  f"{checks.budget_spent}{_would_suffice(checks.budget_spent)}")
+        # A check that stopped on an answer it could not read judged less than it promised.
+        run.incomplete += checks.errors
     suites = [s for s in settings.suites if s != "gate"]
+    run.suites_began = run.guard.clock() - run.guard.started
     for index, name in enumerate(suites):
         if run.interrupted:
             raise Interrupted(run.interrupted)
         with run.guard.share(len(suites) - index):
             seconds, requests_left, invites_left = run.guard.left()
+            run.shares[name] = max(seconds or 0.0, 0.0) if seconds is not None else float("inf")
             if (seconds is not None and seconds <= 1) or requests_left == 0:
-                run.notes.append(f"the {name} suite did not run: the budget is spent")
+                spent = "time" if seconds is not None and seconds <= 1 else "requests"
+                run.results.append(not_started(name, f"the run's budget ({spent}) was spent "
+                                               "before it"))
                 continue
             progress(f"running the {name} suite (up to {seconds or 0:.0f}s, {requests_left} "
                      f"requests, {invites_left} invites)")
@@ -330,17 +353,13 @@ def run_checks(run: Run) -> None:
                     email_template=run.suite_template, max_invites=invites_left,
                     max_requests=requests_left, read_only=settings.read_only)
             except SuiteUnavailable as missing:
-                run.incomplete.append(str(missing))
+                run.results.append(not_started(name, str(missing)))
                 continue
         if run.interrupted:
             raise Interrupted(run.interrupted)
+        # A suite stopped early (the guard, a crash, a target that stopped answering) says so
+        # in its result: the rules it left unjudged cannot pass.
         run.results.append(outcome.result)
-        if outcome.stopped:
-            run.notes.append(f"the {name} suite stopped early: {outcome.stopped}")
-        if outcome.error is not None:
-            # The target stopped answering, or the suite could not cope: the rules it left
-            # unjudged cannot pass.
-            run.incomplete.append(outcome.stopped or str(outcome.error))
 
 
 def clean_up(run: Run) -> None:
@@ -538,7 +557,7 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
         except Interrupted as stop:
             run.interrupted = stop.signum
         except GuardRefusal as refusal:
-            run.notes.append(f"stopped: {refusal.reason}")
+            run.incomplete.append(f"the run was stopped by the guard: {refusal.reason}")
         except requests.RequestException as error:
             run.incomplete.append(str(unreachable(target.base_url, error)))
         finally:
@@ -554,12 +573,16 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
         results=results,
         requests=guard.requests,
         invites=guard.invites,
+        refusals=len(guard.refusals),
         seconds=time.monotonic() - started,
         seed=settings.seed,
         facts=_facts(settings, run),
         notes=run.notes + _guard_notes(guard),
         leftovers=run.leftovers + run.stranded,
-        incomplete=run.incomplete,
+        incomplete=run.incomplete + _unsafe_refusals(guard),
+        shortfall=shortfall(run.shares, run.suites_began or 0.0,
+                            settings.budget.seconds or 0.0, "--max-minutes {}")
+        if settings.budget.seconds else [],
         secrets=[k for k in (settings.key_a, settings.key_b) if k],
     )
     if run.interrupted:
@@ -568,9 +591,26 @@ def execute(settings: Settings) -> tuple[RunReport, int]:
         return report, 128 + run.interrupted
     if report.findings or run.leftovers:  # broken while the server answered
         return report, EXIT_VIOLATIONS
-    if run.incomplete or run.lost:
+    if report.incompleteness() or run.lost:
         return report, EXIT_UNUSABLE
     return report, EXIT_OK
+
+
+def _would_suffice(spent: str) -> str:
+    """The budget that lets the gate's own checks run to their end, after what ran out."""
+    if spent.startswith("invite budget"):
+        return f"; --max-invites {GATE_CHECK_INVITES} would suffice for the gate's own checks"
+    if spent.startswith("request budget"):
+        return "; a larger --max-requests would let them end"
+    return "; a larger --max-minutes would let them end"
+
+
+def _unsafe_refusals(guard: Guard) -> list[str]:
+    """A request refused as unsafe: a suite tried to touch what the run did not create."""
+    unsafe = [r for r in guard.refusals if isinstance(r, UnsafeRequest)]
+    if not unsafe:
+        return []
+    return [f"the guard refused {len(unsafe)} unsafe request(s), first: {unsafe[0]}"]
 
 
 def _facts(settings: Settings, run: Run) -> list[tuple[str, str]]:
@@ -589,9 +629,6 @@ def _facts(settings: Settings, run: Run) -> list[tuple[str, str]]:
 
 def _guard_notes(guard: Guard) -> list[str]:
     notes = []
-    unsafe = [r for r in guard.refusals if not isinstance(r, BudgetExhausted)]
-    if unsafe:
-        notes.append(f"the guard refused {len(unsafe)} unsafe request(s), first: {unsafe[0]}")
     if guard.rate_limited:
         notes.append(f"{len(guard.rate_limited)} answer(s) were 429; Retry-After was honoured "
                      "and each was judged against R7")

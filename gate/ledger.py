@@ -48,8 +48,15 @@ class Ledger:
         self.run = run
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
         # O_APPEND: several processes appending whole lines never interleave within a line.
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if new:  # the file's name must outlive a crash of the machine too, not only its lines
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
 
     def record(self, event: str, **fields: Any) -> None:
         """Append one line and fsync it; raises OSError if that fails."""

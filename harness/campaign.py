@@ -220,7 +220,8 @@ class WorkerOutcome:
     incomplete: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
-    finished: list[str] = field(default_factory=list)  # suites that ran to their end
+    suites: tuple[str, ...] = ()  # the suites it was given
+    finished: list[str] = field(default_factory=list)  # those that ran to their end
     answers: list[tuple[tuple[str, int, str], int]] = field(default_factory=list)
     interrupted: bool = False
 
@@ -232,7 +233,7 @@ def work(job: Job, events: Any, stop: Any) -> None:
     os.setsid()
     os.environ["HYPOTHESIS_PROFILE"] = job.profile
     os.environ["MAXGOOD_EMAIL_TEMPLATE"] = job.template
-    outcome = WorkerOutcome(job.worker, job.seed)
+    outcome = WorkerOutcome(job.worker, job.seed, suites=job.suites)
     telemetry = Telemetry(worker=job.worker, sink=events.put)
 
     def watch() -> None:
@@ -395,7 +396,11 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
     if interrupted:
         report.incomplete.append("interrupted (Ctrl-C): the summary covers what was done "
                                  "until then")
-    finished = set.intersection(*(set(o.finished) for o in outcomes)) if outcomes else set()
+    # A suite ran to its end if every worker given it did: only then can a saved failure of
+    # it that did not fail again be called fixed.
+    given = {suite for outcome in outcomes for suite in outcome.suites}
+    finished = {suite for suite in given
+                if all(suite in o.finished for o in outcomes if suite in o.suites)}
     verdicts = exampledb.settle(database, saved, report.findings,
                                 finished if not interrupted else set())
     report.notes += verdicts.notes()
@@ -412,9 +417,7 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
                    shard=shard, seen=view.seen(), verdicts=verdicts.as_json())
     if interrupted:
         return 130
-    if report.findings:
-        return 1
-    return 2 if report.incomplete else 0
+    return report.exit_status()
 
 
 def run_phase(jobs: list[Job], view: View) -> tuple[list[WorkerOutcome], bool]:
@@ -428,7 +431,7 @@ def run_phase(jobs: list[Job], view: View) -> tuple[list[WorkerOutcome], bool]:
     for process in processes.values():
         process.start()
     outcomes: dict[int, WorkerOutcome] = {}
-    interrupted = False
+    interrupted = overran = False
     give_up = None  # after Ctrl-C: when to stop waiting for the workers
     hard_stop = time.monotonic() + max(job.seconds for job in jobs) * 2 + 120
     while len(outcomes) < len(processes):
@@ -440,6 +443,7 @@ def run_phase(jobs: list[Job], view: View) -> tuple[list[WorkerOutcome], bool]:
                     break
                 if time.monotonic() > hard_stop and not stop.is_set():
                     stop.set()  # a worker far past its time: stop it, keep what it did
+                    overran = True
                     give_up = time.monotonic() + STOP_WAIT_SECONDS
                 continue
             if event["kind"] == "done":
@@ -464,7 +468,11 @@ def run_phase(jobs: list[Job], view: View) -> tuple[list[WorkerOutcome], bool]:
             lost.incomplete.append(f"worker {worker + 1} ended without a result "
                                    f"(exit status {process.exitcode})")
             outcomes[worker] = lost
-    interrupted = interrupted or any(o.interrupted for o in outcomes.values())
+    if overran:
+        for outcome in outcomes.values():
+            if outcome.interrupted:
+                outcome.incomplete.append(f"worker {outcome.worker + 1} was stopped far past "
+                                          "its time")
     return [outcomes[w] for w in sorted(outcomes)], interrupted
 
 

@@ -9,8 +9,12 @@ per suite, with the named faults switched on; or against MAXGOOD_BASE_URL with M
 seed is printed first, so a run can be replayed; the summary names each rule, how often it was
 exercised, and for each failure the reproduction as curl commands (keys redacted).
 
+FUZZ_WORKERS (default: the cores), FUZZ_SHARD and FUZZ_DB make it a campaign: harness.campaign.
+
 Exit status: 0 no rule broken, 1 some rule broken, 2 misconfigured or incomplete (a suite that
-could not run to its end), 130 interrupted.
+never started or was stopped before its end, by the guard, a crash or an answer it could not
+handle; a request the guard refused as unsafe; a rule not judged for want of time or budget,
+said with the FUZZ_MINUTES that would suffice; or no rule judged at all), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,18 +28,18 @@ import sys
 import time
 from collections.abc import Iterator
 
-from harness import campaign
+from harness import campaign, exampledb
 from harness.client import ApiClient
-from harness.guard import Budget, Guard
+from harness.guard import Budget, Guard, UnsafeRequest
+from harness.options import resolve_email_template, seed_from_env
 from harness.report import SuiteResult
 from harness.reporting import RunReport, merge
-from harness.suites import SuiteUnavailable, run_suite
+from harness.suites import SuiteUnavailable, not_started, run_suite, shortfall
 from harness.target import Target, embedded_mock, target_from_env
 
 # The stateful suite first: it reaches every rule within seconds (tests/test_suites_catch_faults),
 # so a broken rule shows early, before the contract suite fuzzes the spec at length.
 SUITES = ("stateful", "contract")
-DEFAULT_TEMPLATE = "qa+{token}@example.com"
 # A suite keeps its own time but may overrun by up to a batch; the guard's stop loses what it
 # found, so the guard stops a suite only well past its share: twice it, and a minute and a half.
 GRACE_FACTOR, GRACE_SECONDS = 2.0, 90.0
@@ -49,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "rule. Against the embedded mock unless MAXGOOD_BASE_URL is set.")
     parser.add_argument("--minutes", type=float, default=float(env("FUZZ_MINUTES") or 2),
                         help="the time budget, split between the suites [FUZZ_MINUTES]")
-    parser.add_argument("--seed", type=int, default=int(env("FUZZ_SEED") or 0) or None,
+    parser.add_argument("--seed", type=int, default=seed_from_env(),
                         help="replay a run with its seed [FUZZ_SEED]")
     parser.add_argument("--fault", action="append", default=None, metavar="NAME",
                         help="switch on a fault of the embedded mock (repeatable) [FUZZ_FAULTS]")
@@ -76,7 +80,7 @@ def faults_from(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def email_template() -> str:
-    return os.environ.get("MAXGOOD_EMAIL_TEMPLATE") or DEFAULT_TEMPLATE
+    return resolve_email_template()
 
 
 @contextlib.contextmanager
@@ -132,12 +136,18 @@ def fuzz_suite(name: str, external: Target | None, faults: tuple[str, ...], seco
                 report.leftovers += remove_leftovers(guard, external)
             report.requests = (report.requests or 0) + guard.requests
             report.invites = (report.invites or 0) + guard.invites
-    outcome.result.requests = outcome.result.requests or guard.requests
-    if outcome.error is not None:
-        report.incomplete.append(outcome.stopped or str(outcome.error))
-    elif outcome.stopped:
-        report.notes.append(f"the {name} suite stopped early: {outcome.stopped}")
-    return outcome.result
+            report.refusals = (report.refusals or 0) + len(guard.refusals)
+    result = outcome.result
+    result.requests = result.requests or guard.requests
+    unsafe = [r for r in guard.refusals if isinstance(r, UnsafeRequest)]
+    if unsafe:
+        # The suite tried to touch data it did not create: whatever it judged, it did not run
+        # as it promised, and the guard's refusal may have cut a check short.
+        result.incomplete.append(f"the guard refused {len(unsafe)} unsafe request(s) of the "
+                                 f"{name} suite, first: {unsafe[0]}")
+    # Said at the run's level too, where the campaign tells a suite that ran to its end.
+    report.incomplete += [r for r in result.incomplete if r not in report.incomplete]
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         print("harness.fuzz: faults switch on only in the embedded mock; unset MAXGOOD_BASE_URL",
               file=sys.stderr)
         return 2
-    if args.workers > 1 or campaign.Shard.parse(args.shard).count > 1:
+    try:  # a database it cannot reach, a shard it cannot read: misconfigured
+        exampledb.open_database(args.db)
+        shard = campaign.Shard.parse(args.shard)
+    except SystemExit as error:
+        print(f"harness.fuzz: {error}", file=sys.stderr)
+        return 2
+    if args.workers > 1 or shard.count > 1:
         return campaign.run(args, faults=faults, external=external, seed=seed, profile=profile,
                             suites=suites, template=email_template())
     where = external.base_url if external else (
@@ -174,27 +190,40 @@ def main(argv: list[str] | None = None) -> int:
                        facts=[("profile", profile), ("minutes", f"{args.minutes:g}")],
                        secrets=[k for k in (external.key_a, external.key_b) if k]
                        if external else [])
-    report.requests, report.invites = 0, 0
+    report.requests, report.invites, report.refusals = 0, 0, 0
+    budget = args.minutes * 60
+    shares: dict[str, float] = {}
     interrupted = False
     local = campaign.Local(args, report)  # the live view, example database and what was reached
     try:
         with local.watching():
             for index, name in enumerate(suites):
-                remaining = args.minutes * 60 - (time.monotonic() - started)
-                share = max(remaining / (len(suites) - index), 1.0)
+                remaining = budget - (time.monotonic() - started)
+                share = remaining / (len(suites) - index)
+                shares[name] = max(share, 0.0)
+                if share < 1.0:
+                    print(f"-- {name} suite: no time left", flush=True)
+                    report.results.append(not_started(name, (
+                        f"the suites before it used the whole budget of {budget:.0f}s" if index
+                        else f"its share of the budget of {budget:.0f}s is under a second")))
+                    continue
                 print(f"-- {name} suite: up to {share:.0f}s", flush=True)
-                with local.suite(name):
-                    result = fuzz_suite(name, external, faults, share, seed, profile, report)
+                try:
+                    with local.suite(name):
+                        result = fuzz_suite(name, external, faults, share, seed, profile,
+                                            report)
+                except SuiteUnavailable as missing:
+                    report.results.append(not_started(name, str(missing)))
+                    continue
                 report.results.append(result)
                 print(f"   {name}: {len(result.findings)} finding(s), {result.requests} "
                       f"requests, {result.seconds:.0f}s", flush=True)
-    except SuiteUnavailable as missing:
-        report.incomplete.append(str(missing))
     except KeyboardInterrupt:
         interrupted = True
         report.notes.append("interrupted: the summary covers the suites that finished")
     report.results = merge(report.results)
     report.seconds = time.monotonic() - started
+    report.shortfall = shortfall(shares, 0.0, budget, "FUZZ_MINUTES={}")
     local.finish(interrupted)
     print()
     print(report.console())
@@ -205,9 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         local.write_json(args.report_dir)
     if interrupted:
         return 130
-    if report.findings:
-        return 1
-    return 2 if report.incomplete else 0
+    return report.exit_status()
 
 
 if __name__ == "__main__":

@@ -251,7 +251,7 @@ class View:
             total.update(worker.exercised)
         return total
 
-    def status(self) -> str:
+    def status(self, separator: str = " | ") -> str:
         elapsed = time.monotonic() - self.started
         left = max(0.0, self.seconds - elapsed)
         suites: dict[str, Counter[str]] = {}
@@ -264,14 +264,13 @@ class View:
         rules = [rule for rule in RULES if self.exercised().get(rule)]
         found = ", ".join(self.findings) or "none"
         return (f"{_clock(elapsed)} elapsed, {_clock(left)} left | {self.requests} requests, "
-                f"{self.invites} invites | {states} | rules exercised {len(rules)}/{len(RULES)}"
-                f" | findings: {found}")
+                f"{self.invites} invites | {states}{separator}rules exercised "
+                f"{len(rules)}/{len(RULES)} | findings: {found}")
 
     def refresh(self, force: bool = False) -> None:
         if self._live is not None:
-            from rich.text import Text
 
-            self._live.update(Text(self.status(), overflow="fold"), refresh=force)
+            self._live.update(self._line(), refresh=force)
         elif not self.live_mode and (
                 force or time.monotonic() - self._last_plain >= PLAIN_EVERY_SECONDS):
             self._last_plain = time.monotonic()
@@ -285,15 +284,20 @@ class View:
             yield self
             return
         from rich.live import Live
-        from rich.text import Text
 
-        with Live(Text(self.status()), console=self.console, refresh_per_second=4,
+        with Live(self._line(), console=self.console, refresh_per_second=4,
                   transient=True) as live:
             self._live = live
             try:
                 yield self
             finally:
                 self._live = None
+
+    def _line(self) -> Any:
+        """The live line: two lines of the terminal's width, each cut short rather than wrapped."""
+        from rich.text import Text
+
+        return Text(self.status(separator="\n"), no_wrap=True, overflow="ellipsis")
 
     def seen(self) -> list[dict[str, Any]]:
         """Each finding as first shown: rule, suite, worker, when seen and when shown."""

@@ -1,10 +1,15 @@
 """One verdict per rule from several suites' results, and the reports a person and CI read.
 
 `RunReport.outcomes()` folds the suites' `SuiteResult`s into one line per rule (R1–R14 and
-SPEC): FAIL if any suite found it broken, pass if some check exercised it, otherwise skipped
-with every reason given. The same report renders as a console table, as JUnit XML (one testcase
-per rule: a failure element carrying each reproduction, or a skipped element with its reason)
-and as Markdown for a CI job summary.
+SPEC): FAIL if any suite found it broken, pass if some check exercised it, skipped when every
+suite left it out because of the target's configuration (one key, read-only), and otherwise
+NOT JUDGED. The same report renders as a console table, as JUnit XML (one testcase per rule: a
+failure element carrying each reproduction, a skipped element with its reason, or an error for
+a rule not judged) and as Markdown for a CI job summary.
+
+Fail closed: `RunReport.incompleteness()` lists everything that kept the run from judging what
+it promised (a suite that never started or was stopped, a rule not judged for want of time or
+budget, a run that judged nothing), and any of it makes the run INCOMPLETE: exit 2, never 0.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES
 
-PASS, FAIL, SKIPPED = "pass", "FAIL", "skipped"
+PASS, FAIL, SKIPPED, UNJUDGED = "pass", "FAIL", "skipped", "NOT JUDGED"
 REDACTED = "<redacted>"
 
 
@@ -31,16 +36,23 @@ class RuleOutcome:
     exercised: int
     findings: list[Finding]
     reasons: list[str]  # why it was skipped, by the suites that skipped it
+    # The reasons that are not the target's configuration: any of them, or no reason at all,
+    # and a rule nobody exercised was not judged rather than skipped.
+    unconfigured: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
         if self.findings:
             return FAIL
-        return PASS if self.exercised else SKIPPED
+        if self.exercised:
+            return PASS
+        return SKIPPED if self.reasons and not self.unconfigured else UNJUDGED
 
     @property
     def reason(self) -> str:
-        return "; ".join(self.reasons) or "no check exercised it"
+        """Why it was not judged: for a rule NOT JUDGED, only the reasons that make it so."""
+        reasons = self.unconfigured if self.status == UNJUDGED else self.reasons
+        return "; ".join(reasons) or "no check exercised it"
 
 
 @dataclass
@@ -52,6 +64,7 @@ class RunReport:
     results: list[SuiteResult] = field(default_factory=list)
     requests: int | None = None  # counted on the wire; else the suites' own counts
     invites: int | None = None
+    refusals: int | None = None  # requests the guard refused to send (None: no guard)
     seconds: float = 0.0
     seed: int | None = None
     facts: list[tuple[str, str]] = field(default_factory=list)  # extra "what: value" lines
@@ -60,6 +73,9 @@ class RunReport:
     # Why the run could not judge the target whole: a suite that crashed, a target that went
     # away. An incomplete run never passes, whatever the rules it did check say.
     incomplete: list[str] = field(default_factory=list)
+    # What budget would have judged what was left unjudged ("FUZZ_MINUTES=2 would suffice");
+    # said only when the run is incomplete.
+    shortfall: list[str] = field(default_factory=list)
     # More sections, each (title, console text, Markdown text): what the run reached...
     appendix: list[tuple[str, str, str]] = field(default_factory=list)
     # Keys never appear in a report, whatever a suite put in a message or reproduction.
@@ -75,17 +91,40 @@ class RunReport:
         exercised: Counter[str] = Counter()
         findings: dict[str, list[Finding]] = {rule: [] for rule in RULES}
         reasons: dict[str, list[str]] = {rule: [] for rule in RULES}
+        unconfigured: dict[str, list[str]] = {rule: [] for rule in RULES}
         for result in self.results:
             exercised.update(result.exercised)
             for finding in result.findings:
                 findings.setdefault(finding.rule, []).append(finding)
             for rule, reason in result.skipped.items():
                 reasons.setdefault(rule, []).append(f"{result.suite}: {reason}")
+                if rule not in result.configured:
+                    unconfigured.setdefault(rule, []).append(f"{result.suite}: {reason}")
         return [
             RuleOutcome(rule, RULES.get(rule, rule), exercised[rule], findings[rule],
-                        reasons.get(rule, []))
+                        reasons.get(rule, []), unconfigured.get(rule, []))
             for rule in findings
         ]
+
+    def incompleteness(self) -> list[str]:
+        """Everything that kept this run from judging what it promised; empty when complete."""
+        reasons = list(self.incomplete)
+        for result in self.results:
+            reasons += [r for r in result.incomplete if r not in reasons]
+        outcomes = self.outcomes()
+        by_reason: dict[str, list[str]] = {}
+        for o in outcomes:
+            if o.status == UNJUDGED:
+                why = "; ".join(o.unconfigured) or "no check exercised it"
+                by_reason.setdefault(why, []).append(o.rule)
+        for why, rules in by_reason.items():
+            reasons.append(f"{', '.join(rules)} {'was' if len(rules) == 1 else 'were'} not "
+                           f"judged: {why}")
+        if not any(o.status in (PASS, FAIL) for o in outcomes):
+            reasons.append("no rule was judged")
+        if reasons:
+            reasons += self.shortfall
+        return reasons
 
     @property
     def findings(self) -> list[Finding]:
@@ -93,7 +132,13 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return not self.findings and not self.incomplete
+        return not self.findings and not self.incompleteness()
+
+    def exit_status(self) -> int:
+        """1 when a rule is broken, else 2 when the run is incomplete, else 0."""
+        if self.findings:
+            return 1
+        return 2 if self.incompleteness() else 0
 
     @property
     def total_requests(self) -> int:
@@ -110,11 +155,13 @@ class RunReport:
     def headline(self) -> str:
         outcomes = self.outcomes()
         failed = [o.rule for o in outcomes if o.status == FAIL]
+        passed = sum(o.status == PASS for o in outcomes)
         skipped = sum(o.status == SKIPPED for o in outcomes)
+        unjudged = sum(o.status == UNJUDGED for o in outcomes)
         verdict = (f"FAILED: {', '.join(failed)}" if failed
-                   else "INCOMPLETE" if self.incomplete else "passed")
-        return (f"{verdict} ({len(outcomes) - len(failed) - skipped} passed, {len(failed)} "
-                f"failed, {skipped} skipped; {self.total_requests} requests, "
+                   else "INCOMPLETE" if self.incompleteness() else "passed")
+        return (f"{verdict} ({passed} passed, {len(failed)} failed, {skipped} skipped, "
+                f"{unjudged} not judged; {self.total_requests} requests, "
                 f"{self.total_invites} invites, {self.seconds:.1f}s)")
 
     # -- console ------------------------------------------------------------------------------
@@ -125,19 +172,21 @@ class RunReport:
         lines.append("")
         lines.append(f"{'rule':<5} {'':<34} {'exercised':>9}  result")
         for o in self.outcomes():
-            result = o.status if o.status != SKIPPED else f"skipped: {o.reason}"
+            result = (f"skipped: {o.reason}" if o.status == SKIPPED
+                      else f"NOT JUDGED: {o.reason}" if o.status == UNJUDGED else o.status)
             line = f"{o.rule:<5} {o.title[:34]:<34} {o.exercised:>9}  {result}"
             lines.append(line if len(line) <= width * 2 else line[: width * 2 - 3] + "...")
         lines.append("")
         per_suite = ", ".join(f"{r.suite} {r.requests}" for r in self.results)
+        refused = "" if self.refusals is None else f"; refused by the guard: {self.refusals}"
         lines.append(f"requests sent: {self.total_requests} ({per_suite}); "
-                     f"invites used: {self.total_invites}; {self.seconds:.1f}s")
+                     f"invites used: {self.total_invites}{refused}; {self.seconds:.1f}s")
         if self.seed is not None:
             lines.append(f"seed: {self.seed}")
-        lines += [f"INCOMPLETE: {reason}" for reason in self.incomplete]
+        lines += [f"INCOMPLETE: {reason}" for reason in self.incompleteness()]
         lines += [f"note: {note}" for note in self.notes]
         if self.leftovers:
-            lines.append("NOT REMOVED (remove by hand):")
+            lines.append("NOT REMOVED:")
             lines += [f"  {item}" for item in self.leftovers]
         for _, text, _ in self.appendix:
             lines += ["", text]
@@ -152,16 +201,21 @@ class RunReport:
 
     def junit(self) -> str:
         outcomes = self.outcomes()
+        # The rules not judged are errors of their own testcase; the rest of what kept the run
+        # from completing is one testcase "the run is complete" with an error each.
+        incomplete = [r for r in self.incompleteness() if " not judged: " not in r]
         suite = ET.Element("testsuite", {
             "name": "maxgood-contract",
-            "tests": str(len(outcomes) + len(self.incomplete)),
+            "tests": str(len(outcomes) + len(incomplete)),
             "failures": str(sum(o.status == FAIL for o in outcomes)),
-            "errors": str(len(self.incomplete)),
+            "errors": str(len(incomplete) + sum(o.status == UNJUDGED for o in outcomes)),
             "skipped": str(sum(o.status == SKIPPED for o in outcomes)),
             "time": f"{self.seconds:.3f}",
         })
         properties = ET.SubElement(suite, "properties")
+        refusals = [] if self.refusals is None else [("refusals", str(self.refusals))]
         for name, value in [("target", self.target), ("requests", str(self.total_requests)),
+                            *refusals,
                             ("invites", str(self.total_invites)),
                             *((what, value) for what, value in self.facts),
                             *([("seed", str(self.seed))] if self.seed is not None else [])]:
@@ -176,10 +230,13 @@ class RunReport:
                 failure.text = "\n\n".join(_finding_text(f) for f in o.findings)
             elif o.status == SKIPPED:
                 ET.SubElement(case, "skipped", {"message": _one_line(o.reason)})
+            elif o.status == UNJUDGED:
+                ET.SubElement(case, "error", {"message": _one_line(f"not judged: {o.reason}"),
+                                              "type": "incomplete"})
             out = ET.SubElement(case, "system-out")
             out.text = f"exercised {o.exercised} times" + (
                 f"; skipped by {o.reason}" if o.reasons else "")
-        for reason in self.incomplete:
+        for reason in incomplete:
             case = ET.SubElement(suite, "testcase", {
                 "classname": "maxgood-contract", "name": "the run is complete", "time": "0"})
             ET.SubElement(case, "error", {"message": _one_line(reason), "type": "incomplete"})
@@ -202,7 +259,8 @@ class RunReport:
         lines += [f"- {what}: {value}" for what, value in self.facts]
         lines += ["", "| rule | | exercised | result |", "|---|---|---:|---|"]
         for o in self.outcomes():
-            result = {PASS: "pass", FAIL: "**FAIL**"}.get(o.status, f"skipped: {o.reason}")
+            result = {PASS: "pass", FAIL: "**FAIL**", UNJUDGED: f"**NOT JUDGED**: {o.reason}"
+                      }.get(o.status, f"skipped: {o.reason}")
             lines.append(f"| {o.rule} | {o.title} | {o.exercised} | {_cell(result)} |")
         lines += ["", f"Requests sent: {self.total_requests}; invites used: "
                       f"{self.total_invites}; time: {self.seconds:.1f}s."]
@@ -211,12 +269,13 @@ class RunReport:
                          f"invites, {len(result.findings)} findings, {result.seconds:.1f}s")
         if self.seed is not None:
             lines += ["", f"Seed: `{self.seed}`"]
-        if self.incomplete:
-            lines += ["", "## Incomplete", ""] + [f"- {reason}" for reason in self.incomplete]
+        incomplete = self.incompleteness()
+        if incomplete:
+            lines += ["", "## Incomplete", ""] + [f"- {reason}" for reason in incomplete]
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {note}" for note in self.notes]
         if self.leftovers:
-            lines += ["", "## Not removed (remove by hand)", ""]
+            lines += ["", "## Not removed", ""]
             lines += [f"- `{item}`" for item in self.leftovers]
         for title, _, text in self.appendix:
             lines += ["", f"## {title}", "", text]

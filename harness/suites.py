@@ -11,7 +11,9 @@ starts, with `faults` on) and returns a `SuiteResult`. Both take the same keywor
     read_only             send only reads (a suite that cannot says so, rule by rule)
     faults                the faults of the embedded mock it starts
 
-`run_suite` calls one and turns a guard's refusal or a crash into a result that says so.
+`run_suite` calls one and turns a guard's refusal or a crash into a result that says so: a
+suite stopped before its end, or never started (`not_started`), leaves its result incomplete,
+and a run with an incomplete result never passes.
 """
 
 from __future__ import annotations
@@ -22,9 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.guard import GuardRefusal
+from harness.options import RunOptions
 from harness.report import SuiteResult
 from harness.rules import RULES
 from harness.target import Target
+
+# The least time a suite needs to judge every rule it judges, with any profile, against the
+# embedded mock on a loaded two-core machine: a share below it is said, with the budget that
+# would suffice, when some rule was left unjudged.
+MIN_SECONDS = {"stateful": 15.0, "contract": 30.0}
 
 ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "contract": ("contract_tests.runner", "run_contract"),
@@ -76,20 +84,56 @@ def run_suite(
     """
     started = time.monotonic()
     function = entry_point(name)
+    # Resolved once here (the seed and email template from the environment when not given),
+    # and handed down whole: every suite of a run replays from the same seed.
+    options = RunOptions.resolve(seed=seed, profile=profile, budget_seconds=seconds,
+                                 email_template=email_template, max_invites=max_invites,
+                                 max_requests=max_requests, read_only=read_only, faults=faults)
     try:
-        result = function(target, seed=seed, profile=profile, budget_seconds=seconds,
-                          email_template=email_template, max_invites=max_invites,
-                          max_requests=max_requests, read_only=read_only, faults=faults)
+        result = function(target, **options.suite_kwargs())
     except GuardRefusal as refusal:
-        return SuiteRun(_stopped(name, started, refusal.reason), stopped=refusal.reason)
+        why = f"the {name} suite was stopped by the guard: {refusal.reason}"
+        return SuiteRun(_stopped(name, started, refusal.reason, why), stopped=refusal.reason)
     except Exception as error:
         reason = f"the {name} suite stopped with {type(error).__name__}: {error}"
-        return SuiteRun(_stopped(name, started, reason), stopped=reason, error=error)
+        return SuiteRun(_stopped(name, started, reason, reason), stopped=reason, error=error)
     return SuiteRun(result)
 
 
-def _stopped(name: str, started: float, reason: str) -> SuiteResult:
+def not_started(name: str, reason: str) -> SuiteResult:
+    """The result of a suite that never ran: every rule unjudged, the run incomplete."""
+    result = SuiteResult(suite=name)
+    for rule in RULES:
+        result.skip(rule, f"did not run: {reason}")
+    result.incomplete.append(f"the {name} suite did not run: {reason}")
+    return result
+
+
+def shortfall(shares: dict[str, float], spent: float, total: float, unit: str) -> list[str]:
+    """The budget that would let each suite given less than it needs judge every rule.
+
+    shares: the seconds each suite was given; spent: seconds used before the suites started;
+    total: the run's budget in seconds; unit: how to name a budget in minutes ("--max-minutes
+    {}") for the person who reads it.
+    """
+    short = {name: seconds for name, seconds in shares.items()
+             if seconds < MIN_SECONDS.get(name, 0.0)}
+    if not short:
+        return []
+    # Each suite's share grows with the budget; the budget suffices once the smallest share,
+    # relative to its need, reaches it.
+    scale = max(MIN_SECONDS[name] / max(seconds, 0.1) for name, seconds in short.items())
+    needed = spent + (total - spent) * scale
+    minutes = max(needed / 60, 0.1)
+    given = ", ".join(f"the {name} suite {seconds:.0f}s of the {MIN_SECONDS[name]:.0f}s it "
+                      "needs" for name, seconds in short.items())
+    return [f"the budget was too small to judge every rule ({given}): "
+            f"{unit.format(f'{minutes:.1f}')} would suffice"]
+
+
+def _stopped(name: str, started: float, reason: str, why: str) -> SuiteResult:
     result = SuiteResult(suite=name, seconds=time.monotonic() - started)
     for rule in RULES:
-        result.skipped[rule] = f"stopped early: {reason}"
+        result.skip(rule, f"stopped early: {reason}")
+    result.incomplete.append(why)
     return result

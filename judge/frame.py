@@ -38,12 +38,12 @@ def shows_only_its_own(member: Any, avatar_id: str | None, own: Mapping[str, Any
     on the person (`foreign`: membership field, value) shows, unless this Avatar keeps the same
     value (`own`)."""
     shown = part(member, "membership")
-    found = finding_if(avatar_id is not None and shown.get("avatar_id") != avatar_id, "R1",
-                       f"{what}: membership.avatar_id {shown.get('avatar_id')!r}, not the key's "
-                       f"Avatar {avatar_id!r}", "avatar_id")
     leaked = sorted({name for name, value in foreign
                      if value not in (None, {}) and name in shown and same(shown[name], value)
                      and not (name in own and same(own[name], value))})
-    found += finding_if(leaked, "R14", f"{what}: shows the other Avatar's {leaked}: "
-                        f"{short(shown, 300)}", "foreign values")
+    found = finding_if(leaked, "R14", f"{what}: shows the other Avatar's {leaked}: "
+                       f"{short(shown, 300)}", "foreign values")
+    found += finding_if(avatar_id is not None and shown.get("avatar_id") != avatar_id, "R1",
+                        f"{what}: membership.avatar_id {shown.get('avatar_id')!r}, not the key's "
+                        f"Avatar {avatar_id!r}", "avatar_id")
     return found

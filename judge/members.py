@@ -13,6 +13,7 @@ from typing import Any
 from judge.answer import Answer
 from judge.findings import Finding, finding_if
 from judge.instants import date_time, instant, not_before
+from judge.problems import refusal
 from judge.spec import (
     DATE_TIME_FIELDS,
     MEMBER_FIELDS,
@@ -20,6 +21,7 @@ from judge.spec import (
     MEMBERSHIP_FIELDS,
     PROFILE_FIELDS,
     PROFILE_INPUT_FIELDS,
+    READ_ONLY_FIELDS,
     WRITABLE_FIELDS,
 )
 
@@ -240,3 +242,30 @@ def stamps_in_order(member: Any, rule: str, what: str) -> list[Finding]:
     membership = part(member, "membership")
     return not_before(membership.get("joined_at"), membership.get("updated_at"), rule,
                       f"{what}: updated_at is not before joined_at")
+
+
+# -- R3 and R4 -----------------------------------------------------------------------------------
+
+
+def one_user_per_email(member: Any, known: str, email: str, what: str) -> list[Finding]:
+    """R3: an invite of `email` (any case, padded) answered the user who has it, `known`."""
+    user_id = member.get("user_id") if isinstance(member, dict) else None
+    return finding_if(user_id != known, "R3", f"{what}: {email!r} answered user {user_id!r}, "
+                      f"but the address is {known}'s (trimmed, ignoring case)", "same user")
+
+
+def read_only_refusal(answer: Answer, sent: Mapping[str, Any]) -> list[Finding]:
+    """R4: a PUT carrying profile or read-only fields answers 422 read_only_field, and its
+    `fields` name every one of them, and no field the PUT may set or did not send (an unknown
+    field sent with them may be named or not)."""
+    protected = set(sent) & set(READ_ONLY_FIELDS)
+    why = f"a PUT carrying {sorted(protected)} is refused"
+    found = refusal(answer, 422, "read_only_field", "R4", why)
+    if answer.status != 422:
+        return found
+    named = answer.json.get("fields") if isinstance(answer.json, dict) else None
+    return [*found, *finding_if(
+        not isinstance(named, list)
+        or not protected <= set(map(str, named)) <= set(sent) - set(WRITABLE_FIELDS), "R4",
+        f"{answer.where} naming fields {named!r}; want each of {sorted(protected)}, and none "
+        "that was not sent or may be set", "fields")]

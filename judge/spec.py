@@ -105,6 +105,4 @@ CODES_BY_STATUS: dict[int, frozenset[str]] = {
     429: frozenset({"invite_rate_limited", "invite_safety_cap_reached"}),
     500: frozenset({"internal_error"}),
 }
-if set().union(*CODES_BY_STATUS.values()) != ERROR_CODES:
-    raise RuntimeError("the table of codes by status drifted from the spec's ErrorCode")
 LIMIT_CODES: frozenset[str] = CODES_BY_STATUS[429]

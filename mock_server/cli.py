@@ -92,7 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _chaos(text: str) -> str:
-    from .http.chaos import ChaosSettings
+    from .core.chaos import ChaosSettings
 
     try:
         ChaosSettings.parse(text)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         cors_origins=tuple(args.cors_origin) or MockConfig.cors_origins,
     )
     from . import create_app
-    from .http.chaos import ChaosSettings
+    from .core.chaos import ChaosSettings
     from .persist import save_at_exit
 
     if args.chaos and args.server == "granian" and ChaosSettings.parse(args.chaos).drop_rate:
@@ -173,8 +173,10 @@ def announce(args: argparse.Namespace, config: MockConfig) -> None:
         lines.append(f"  keys: those of {state or config.seed} (a dump keeps only their hashes)")
     first_key = keys[0][2] if keys else "KEY"
     lines.append(f"  try: curl -s -H 'Authorization: Bearer {first_key}' {base}/users")
+    lines.append(f"  docs: {root}/docs  (every operation, Try it out against this mock)")
     if config.admin:
-        lines.append(f"  admin: {root}/_mock  (reset, state, avatars, keys, clock, faults)")
+        lines.append(f"  admin: {root}/_mock  (reset, state, avatars, keys, clock, faults, "
+                     "chaos, requests)")
         if config.admin_token:
             lines.append("  admin needs the header X-Admin-Token: <the --admin-token value>")
     if config.state_file:
@@ -183,6 +185,10 @@ def announce(args: argparse.Namespace, config: MockConfig) -> None:
         lines.append("  " + beyond_loopback(args.host, config))
     if config.faults:
         lines.append(f"  faults ON: {', '.join(config.faults)}")
+    if config.chaos:
+        lines.append(f"  chaos ON: {config.chaos}")
+    if config.access_log:
+        lines.append("  one line per request follows (--quiet for none)")
     print("\n".join(lines), file=sys.stdout, flush=True)
 
 

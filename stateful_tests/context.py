@@ -6,8 +6,6 @@ the limits known or learned (R7), the invite budget, and the counts that go into
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,13 +14,13 @@ from typing import Any
 import requests
 
 from harness.client import ApiClient
+from harness.options import EmailFactory
 from harness.progress import Tally
 from harness.target import Target
+from judge.limits import RateLimits
 
 from .model import AVATARS
 
-EMAIL_TEMPLATE_ENV = "MAXGOOD_EMAIL_TEMPLATE"
-DEFAULT_EMAIL_TEMPLATE = "qa+{token}@example.com"
 # The embedded mock's clock moves on by a little over the rolling hour before each example, so
 # every example starts with empty invite windows (R7) and replays identically while shrinking.
 CLOCK_STEP_SECONDS = 3601
@@ -30,28 +28,11 @@ CLOCK_STEP_SECONDS = 3601
 RATE_MEMORY_SECONDS = 5.0
 
 
-class EmailFactory:
-    """Fresh addresses from MAXGOOD_EMAIL_TEMPLATE: a server keeps every user ever invited."""
-
-    def __init__(self, template: str | None = None) -> None:
-        self.template = template or os.environ.get(EMAIL_TEMPLATE_ENV) or DEFAULT_EMAIL_TEMPLATE
-        if "{token}" not in self.template:
-            raise ValueError(f"{EMAIL_TEMPLATE_ENV} must contain {{token}}: {self.template!r}")
-        self.run = secrets.token_hex(3)
-        self.count = 0
-
-    def fresh(self) -> str:
-        self.count += 1
-        return self.template.replace("{token}", f"st{self.run}n{self.count}")
-
-
 @dataclass
 class RateWindow:
     """The last RateLimit-* headers seen for one Avatar, and when (R7)."""
 
-    limit: int
-    remaining: int
-    reset: int
+    limits: RateLimits
     seen_at: float
 
     def still_current(self) -> bool:
@@ -61,7 +42,8 @@ class RateWindow:
         Reset differently (CONTRACT.md), but none frees a slot seconds after saying it won't.
         """
         elapsed = time.monotonic() - self.seen_at
-        return self.reset > 0 and elapsed < min(RATE_MEMORY_SECONDS, self.reset - 1)
+        reset = self.limits.reset
+        return reset > 0 and elapsed < min(RATE_MEMORY_SECONDS, reset - 1)
 
 
 @dataclass

@@ -4,11 +4,22 @@ It knows no rule of its own: it chains invite -> read/update/remove and list -> 
 links say, and checks each answer against the spec (statuses, media types, headers, schemas)
 and the stateful checks (use after free, resource availability). As everywhere in this suite,
 invites use fresh emails from MAXGOOD_EMAIL_TEMPLATE, and each example removes what it created.
+
+It writes only to members this run created, by construction rather than by the guard's refusal:
+
+- a transition filter (`OwnMembersOnly`, Schemathesis's transition controller with one more
+  rule) follows a link to a write (PUT, DELETE) only from an answer that names the run's own
+  members: an invite's 201, or an update's 200 (updates being sent only to those). The links
+  Schemathesis infers from a list or a read, which may name someone present before the run,
+  lead only to reads;
+- the few ids the link did not supply (Schemathesis explores a fresh value now and then) are
+  steered in `before_call` to a member this run created, before anything is sent.
 """
 
 from __future__ import annotations
 
 import functools
+import zlib
 from typing import Any
 
 import hypothesis
@@ -16,6 +27,7 @@ import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.generation.stateful import run_state_machine_as_test
+from schemathesis.generation.stateful.control import TransitionController
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ensure_resource_availability,
@@ -29,7 +41,7 @@ from harness.client import REDACTED, ApiClient, Exchange, reproduction
 from openapi import API_SPEC_PATH
 
 from .context import RunContext
-from .machine import violation_class
+from .driver import violation_class
 
 CHECKS = [
     not_a_server_error,
@@ -40,6 +52,11 @@ CHECKS = [
     use_after_free,
     ensure_resource_availability,
 ]
+WRITES = frozenset({"PUT", "DELETE"})
+INVITE = "POST /users"
+# The operations whose answers name only members this run created: an invite of a fresh
+# address, and an update (only ever sent to those, see `OwnMembersOnly`).
+OWN_SOURCES = frozenset({INVITE, "PUT /users/{user_id}"})
 # Headers whose absence breaks a numbered rule rather than only the spec.
 _HEADER_RULES = {
     "ratelimit": "R7",
@@ -68,21 +85,61 @@ def rule_of(failure: Failure) -> str:
     return "SPEC"
 
 
+def is_write(label: str) -> bool:
+    """Whether an operation label ("DELETE /users/{user_id}") names a write."""
+    return label.split(" ", 1)[0].upper() in WRITES
+
+
+class OwnMembersOnly(TransitionController):
+    """Schemathesis's transition control, and: a write follows only from the run's own members.
+
+    (A cap on invites per example belongs in the step count, not here: a precondition that
+    counts what earlier steps sent makes Hypothesis see a flaky strategy.)
+    """
+
+    def allow_transition(self, source: str, target: str) -> bool:
+        if is_write(target) and source not in OWN_SOURCES:
+            return False
+        return super().allow_transition(source, target)
+
+
+def steer(user_id: object, example: list[str], run: list[str]) -> str:
+    """The member of this run a write names: `user_id` if it is one, else one this example
+    created (else one of the run's), chosen by `user_id` so a replay chooses the same."""
+    if isinstance(user_id, str) and (user_id in example or user_id in run):
+        return user_id
+    pool = example or run
+    if not pool:
+        # The transition filter lets a write follow only an answer naming a member this run
+        # created, so there is one; sending a write to anyone else is never the way out.
+        raise RuntimeError("a write of the generic pass has no member of this run to name")
+    return pool[zlib.crc32(repr(user_id).encode()) % len(pool)]
+
+
 def run_generic_pass(ctx: RunContext, settings: hypothesis.settings, seed: int) -> None:
     """Run the links' state machine with key A; raises what the state machine raises."""
     client = ctx.clients["A"]
     base = _links_machine()
+    created_in_run: list[str] = []  # every member this pass invited, in any example
 
     class LinksOfTheSpec(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.control = OwnMembersOnly(self._transitions, self._root_labels)
+
         def setup(self) -> None:
             ctx.start_example()
             self.created: list[str] = []
             self.exchanges: list[Exchange] = []
 
         def before_call(self, case: Any) -> None:
-            if case.method.upper() == "POST" and isinstance(case.body, dict):
+            method = case.method.upper()
+            if method == "POST" and isinstance(case.body, dict):
                 # Never a generated address: a real server would send it an invitation.
                 case.body["email"] = ctx.emails.fresh()
+            if method in WRITES and "user_id" in case.path_parameters:
+                case.path_parameters["user_id"] = steer(
+                    case.path_parameters["user_id"], self.created, created_in_run)
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {
@@ -117,6 +174,7 @@ def run_generic_pass(ctx: RunContext, settings: hypothesis.settings, seed: int) 
                 member = body.get("member") if isinstance(body, dict) else None
                 if isinstance(member, dict) and isinstance(member.get("user_id"), str):
                     self.created.append(member["user_id"])
+                    created_in_run.append(member["user_id"])
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
             ctx.exercised["SPEC"] += 1

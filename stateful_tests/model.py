@@ -7,46 +7,31 @@ changes the server, and compares every answer and every listing with it.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from judge import Finding, finding_if
+from judge.frame import shows_only_its_own
+from judge.instants import instant, same_instant
+from judge.members import member_shape, same
+from judge.spec import (
+    DATE_TIME_FIELDS,
+    MEMBERSHIP_DEFAULTS,
+    PROFILE_FIELDS,
+    PROFILE_INPUT_FIELDS,
+    READ_ONLY_FIELDS,
+    WRITABLE_FIELDS,
+)
+
 AVATARS = ("A", "B")
-PROFILE_INPUT_FIELDS = ("name", "role", "expertise", "locale")
-MEMBERSHIP_FIELDS = ("is_admin", "is_coach", "license_expires_at", "notes", "structured_data")
-MEMBERSHIP_DEFAULTS: dict[str, Any] = {
-    "is_admin": False,
-    "is_coach": False,
-    "license_expires_at": None,
-    "notes": None,
-    "structured_data": {},
-}
-# R4: a PUT carrying any of these answers 422 read_only_field and changes nothing.
-PROFILE_FIELDS = ("name", "email", "role", "expertise", "locale", "profile")
-READ_ONLY_FIELDS = (
-    "user_id",
-    "avatar_id",
-    "status",
-    "is_owner",
-    "joined_at",
-    "updated_at",
-    "created_at",
-)
-PROTECTED_FIELDS = PROFILE_FIELDS + READ_ONLY_FIELDS
-_PROFILE_KEYS = ("email", "name", "role", "expertise", "locale", "created_at")
-_MEMBERSHIP_KEYS = (
-    "avatar_id",
-    "status",
-    "is_owner",
-    "is_admin",
-    "is_coach",
-    "license_expires_at",
-    "notes",
-    "structured_data",
-    "joined_at",
-    "updated_at",
-)
+MEMBERSHIP_FIELDS = WRITABLE_FIELDS
+# R4: a PUT carrying any of these answers 422 read_only_field and changes nothing: the
+# person's profile (and `profile` itself), and the fields only the server sets.
+PROTECTED_FIELDS = READ_ONLY_FIELDS
+PROFILE_PROTECTED = tuple(sorted((set(PROFILE_FIELDS) - DATE_TIME_FIELDS) | {"profile"}))
+SERVER_SET_FIELDS = tuple(f for f in READ_ONLY_FIELDS if f not in PROFILE_PROTECTED)
 
 
 def email_key(email: str) -> str:
@@ -54,73 +39,20 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
-def instant(value: Any) -> datetime | None:
-    """The instant an RFC 3339 date-time names (None for None): precision and offset are free."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"not a date-time: {value!r}")
-    text = value.strip()
-    if text[-1:] in ("z", "Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        raise ValueError(f"a date-time without an offset: {value!r}")
-    return parsed.astimezone(UTC)
-
-
-def same_json(a: Any, b: Any) -> bool:
-    """JSON equality: key order is free, but true is not 1 and "1" is not 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
 def shape_problems(member: Any) -> list[str]:
-    """What in a Member resource does not have the spec's shape (missing keys, wrong types)."""
-    if not isinstance(member, dict):
-        return [f"a member is not an object: {member!r}"]
-    problems: list[str] = []
-    if not isinstance(member.get("user_id"), str) or not member.get("user_id"):
-        problems.append(f"user_id is {member.get('user_id')!r}")
-    profile, membership = member.get("profile"), member.get("membership")
-    if not isinstance(profile, dict) or not isinstance(membership, dict):
-        return [*problems, "profile and membership must be objects"]
-    problems += [f"profile.{k} is missing" for k in _PROFILE_KEYS if k not in profile]
-    problems += [f"membership.{k} is missing" for k in _MEMBERSHIP_KEYS if k not in membership]
-    if problems:
-        return problems
-    for name in ("name", "role", "expertise", "locale"):
-        if profile[name] is not None and not isinstance(profile[name], str):
-            problems.append(f"profile.{name} is {profile[name]!r}, not a string or null")
-    if not isinstance(profile["email"], str):
-        problems.append(f"profile.email is {profile['email']!r}")
-    for name in ("is_owner", "is_admin", "is_coach"):
-        if not isinstance(membership[name], bool):
-            problems.append(f"membership.{name} is {membership[name]!r}, not a boolean")
-    if membership["notes"] is not None and not isinstance(membership["notes"], str):
-        problems.append(f"membership.notes is {membership['notes']!r}")
-    if not isinstance(membership["structured_data"], dict):
-        problems.append(f"membership.structured_data is {membership['structured_data']!r}")
-    if membership["status"] != "active":
-        problems.append(f"membership.status is {membership['status']!r}, not 'active'")
-    stamps = [("profile", "created_at"), ("membership", "license_expires_at")]
-    stamps += [("membership", "joined_at"), ("membership", "updated_at")]
-    for part, name in stamps:
-        value = member[part][name]
-        if value is None and name == "license_expires_at":
-            continue
-        try:
-            instant(value)
-        except (ValueError, TypeError):
-            problems.append(f"{part}.{name} is {value!r}, not an RFC 3339 date-time")
-    return problems
+    """What in a Member resource does not have the spec's shape (the judge's findings)."""
+    return [finding.message for finding in member_shape(member, "a member")]
+
+
+def _stamp(value: Any) -> datetime | None:
+    """A date-time the server answered (None for null), as an instant."""
+    return None if value is None else instant(value)
+
+
+def _stamp_differs(expected: datetime | None, seen: Any) -> bool:
+    if expected is None:
+        return seen is not None
+    return not same_instant(_show(expected), seen)
 
 
 @dataclass(frozen=True)
@@ -145,18 +77,18 @@ class Person:
             role=profile["role"],
             expertise=profile["expertise"],
             locale=profile["locale"],
-            created_at=instant(profile["created_at"]),
+            created_at=_stamp(profile["created_at"]),
         )
 
     def differences(self, member: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
         """Profile fields whose value differs: name -> (expected, seen)."""
         profile = member["profile"]
         found: dict[str, tuple[Any, Any]] = {}
-        for name in ("email", "name", "role", "expertise", "locale"):
-            if not same_json(getattr(self, name), profile.get(name)):
+        for name in ("email", *PROFILE_INPUT_FIELDS):
+            if not same(getattr(self, name), profile.get(name)):
                 found[name] = (getattr(self, name), profile.get(name))
-        seen_created = _instant_or_raw(profile.get("created_at"))
-        if self.created_at is not None and seen_created != self.created_at:
+        if self.created_at is not None and _stamp_differs(self.created_at,
+                                                          profile.get("created_at")):
             found["created_at"] = (_show(self.created_at), profile.get("created_at"))
         return found
 
@@ -181,22 +113,22 @@ class Seat:
             is_owner=m["is_owner"],
             is_admin=m["is_admin"],
             is_coach=m["is_coach"],
-            license_expires_at=instant(m["license_expires_at"]),
+            license_expires_at=_stamp(m["license_expires_at"]),
             notes=m["notes"],
             structured_data=m["structured_data"],
-            joined_at=instant(m["joined_at"]),
-            updated_at=instant(m["updated_at"]),
+            joined_at=_stamp(m["joined_at"]),
+            updated_at=_stamp(m["updated_at"]),
         )
 
     @classmethod
     def invited(cls, sent: dict[str, Any] | None) -> Seat:
         """The membership an invite creates: the fields sent, defaults for the rest."""
-        values = {**MEMBERSHIP_DEFAULTS, **(sent or {})}
+        values = {**MEMBERSHIP_DEFAULTS, **(sent or {})}  # the spec's defaults
         return cls(
             is_owner=False,
             is_admin=values["is_admin"],
             is_coach=values["is_coach"],
-            license_expires_at=instant(values["license_expires_at"]),
+            license_expires_at=_stamp(values["license_expires_at"]),
             notes=values["notes"],
             structured_data=values["structured_data"],
             joined_at=None,
@@ -207,7 +139,7 @@ class Seat:
         """R5: only the fields sent change; structured_data is replaced whole."""
         values = {name: changes[name] for name in MEMBERSHIP_FIELDS if name in changes}
         if "license_expires_at" in values:
-            values["license_expires_at"] = instant(values["license_expires_at"])
+            values["license_expires_at"] = _stamp(values["license_expires_at"])
         return replace(self, **values)
 
     def differences(self, member: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -215,22 +147,15 @@ class Seat:
         m = member["membership"]
         found: dict[str, tuple[Any, Any]] = {}
         for name in ("is_owner", "is_admin", "is_coach", "notes", "structured_data"):
-            if not same_json(getattr(self, name), m.get(name)):
+            if not same(getattr(self, name), m.get(name)):
                 found[name] = (getattr(self, name), m.get(name))
         for name in ("license_expires_at", "joined_at", "updated_at"):
             expected = getattr(self, name)
             if name != "license_expires_at" and expected is None:
                 continue  # a stamp the server sets; the model learns it from the answer
-            if _instant_or_raw(m.get(name)) != expected:
+            if _stamp_differs(expected, m.get(name)):
                 found[name] = (_show(expected), m.get(name))
         return found
-
-
-def _instant_or_raw(value: Any) -> Any:
-    try:
-        return instant(value)
-    except (ValueError, TypeError):
-        return value
 
 
 def _show(value: Any) -> Any:
@@ -305,6 +230,48 @@ class Model:
             if seat is not None:
                 values += [("notes", seat.notes), ("structured_data", seat.structured_data)]
         return values
+
+    # -- comparisons: what an answer must show ---------------------------------------------------
+
+    def privacy(self, avatar: str, member: dict[str, Any], context: str) -> list[Finding]:
+        """R14: nothing another Avatar keeps on the person; R1: this Avatar's id."""
+        user_id = member["user_id"]
+        own = self.seats[avatar].get(user_id)
+        own_values: dict[str, Any] = {"avatar_id": self.avatar_ids.get(avatar)}
+        if own is not None:
+            own_values |= {"notes": own.notes, "structured_data": own.structured_data}
+        foreign = [(name, value) for name, value in self.foreign_values(avatar, user_id)
+                   if name in own_values]
+        return shows_only_its_own(member, self.avatar_ids.get(avatar), own_values, foreign,
+                                  f"{context}: key {avatar}, member {user_id}")
+
+    def member_findings(self, avatar: str, member: Any, profile_rule: str,
+                        membership_rule: str, context: str) -> list[Finding]:
+        """The member as shown to `avatar` against the model: its shape (SPEC), privacy (R14,
+        R1), the person's profile (`profile_rule`), this Avatar's seat (`membership_rule`)."""
+        found = member_shape(member, context)
+        if found:
+            return found
+        user_id = member["user_id"]
+        found = self.privacy(avatar, member, context)
+        changed = self.people[user_id].differences(member)
+        found += finding_if(changed, profile_rule,
+                            f"{context}: the profile of {user_id} is wrong: {changed}")
+        changed = self.seats[avatar][user_id].differences(member)
+        found += finding_if(changed, membership_rule, f"{context}: the membership of {user_id} "
+                            f"is wrong (expected, seen): {changed}")
+        return found
+
+    def foreign_traces(self, avatar: str, user_id: str) -> list[tuple[str, str]]:
+        """The texts another Avatar keeps on the person (its notes, its data's strings), which
+        no answer to `avatar` may hold (R14)."""
+        traces = []
+        for name, value in self.foreign_values(avatar, user_id):
+            texts = [value] if isinstance(value, str) else []
+            if isinstance(value, Mapping):
+                texts = [v for v in value.values() if isinstance(v, str)]
+            traces += [(text, f"the other Avatar's {name}") for text in texts]
+        return traces
 
     # -- changes (each only after the server answered success) ---------------------------------
 

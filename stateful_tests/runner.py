@@ -9,8 +9,6 @@ replay it. Without a target it starts the embedded mock with limits small enough
 from __future__ import annotations
 
 import functools
-import os
-import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,11 +19,12 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from harness.client import ApiClient, ApiError, reproduction
 from harness.guard import Budget
+from harness.options import SEED_ENV, EmailFactory, RunOptions
 from harness.report import Finding, SuiteResult
 from harness.rules import RULES, RuleViolation
 from harness.target import Target, embedded_mock
 
-from .context import EmailFactory, RunContext
+from .context import RunContext
 from .generic import run_generic_pass
 from .machine import FRAME_PAGE_LIMIT, TwoAvatars
 from .model import shape_problems
@@ -38,15 +37,19 @@ from .profiles import (
 )
 
 SUITE = "stateful"
-SEED_ENV = "FUZZ_SEED"
 DEFAULT_INVITE_BUDGET = 40  # per run, against a server whose invite windows cannot be moved
 INVITES_PER_EXAMPLE = 4  # against a real server (a precondition of every invite rule)
 # A step, with its frame check (both Avatars listed, one member read), costs a few requests;
 # the first batch is sized by this, the next ones by what the last batch spent.
 REQUESTS_PER_STEP = 8
 FIRST_BATCH = 20  # with a time budget: the first batch's size, which times the next ones
+# ... against a server other than the embedded mock, whose examples may take seconds each (a
+# slow server, an Avatar of many pages, each walked by the frame checks): a small first batch
+# keeps the suite within its share of the time.
+FIRST_BATCH_ELSEWHERE = 3
 MIN_BATCH = 5  # fuzz: a batch smaller than this is not worth starting
 GENERIC_SECONDS_PER_EXAMPLE = 0.5  # a generous estimate, to keep the generic pass in budget
+MIN_GENERIC_STEPS = 3  # an invite, and something that follows it
 # The embedded mock this runner starts, with limits an example reaches (R7): the hourly limit
 # in the enterprise Avatar (A), the seat limit in the essential one (B).
 STATEFUL_MOCK_CONFIG: dict[str, Any] = {
@@ -95,7 +98,7 @@ def run_stateful_suite(
     if read_only:
         result = SuiteResult(suite=SUITE)
         for rule in RULES:
-            result.skipped[rule] = READ_ONLY_SKIP
+            result.skip(rule, READ_ONLY_SKIP, configured=True)
         return result
     budget = Budget(max_requests=max_requests, max_invites=max_invites,
                     seconds=budget_seconds)
@@ -140,17 +143,26 @@ def _run(
         result.seconds = time.monotonic() - started_at
         return result
     if not target.has_two_avatars:
-        result.skipped["R14"] = CROSS_AVATAR_SKIP
+        result.skip("R14", CROSS_AVATAR_SKIP, configured=True)
     if not ctx.can_restore:
-        result.skipped["R9"] = OWNER_PROBE_SKIP
+        result.skip("R9", OWNER_PROBE_SKIP, configured=True)
     # Against a real server every replay spends real invites: no shrinking, a bounded budget.
     real = target.admin_url is None
     shrink = not real
     # The model's machine gets the time budget but a fifth; the generic pass the rest.
     machine_until = None if seconds is None else started_at + seconds * (0.8 if generic else 1.0)
-    examples = effort.examples if machine_until is None else min(effort.examples, FIRST_BATCH)
+    first_batch = FIRST_BATCH_ELSEWHERE if real else FIRST_BATCH
+    examples = effort.examples if machine_until is None else min(effort.examples, first_batch)
     requests_each = effort.steps * REQUESTS_PER_STEP  # until a batch has measured it
-    examples = _affordable(ctx, budget, examples, INVITES_PER_EXAMPLE, requests_each)
+    # The generic pass keeps a fifth of the invites, as of the time: enough for an example.
+    reserve = 0
+    if generic and ctx.invite_budget is not None:
+        reserve = max(MIN_GENERIC_STEPS, ctx.invite_budget // 5)
+    examples = _affordable(ctx, budget, examples, INVITES_PER_EXAMPLE, requests_each, reserve)
+    if examples == 0:
+        result.incomplete.append(_too_small(
+            "the model's state machine", ctx, budget, INVITES_PER_EXAMPLE + reserve,
+            requests_each))
     # A failure is shrunk for a quarter of the time budget at most.
     shrink_seconds = (
         effort.shrink_seconds
@@ -179,18 +191,30 @@ def _run(
         requests_each = max(1, (ctx.requests - requests_before) // examples)
         left = machine_until - time.monotonic()
         examples = min(effort.examples, int(left / per_example) if per_example > 0 else 0)
-        examples = _affordable(ctx, budget, examples, INVITES_PER_EXAMPLE, requests_each)
-        examples = examples if examples >= MIN_BATCH else 0
+        examples = _affordable(ctx, budget, examples, INVITES_PER_EXAMPLE, requests_each,
+                               reserve)
+        examples = examples if examples >= (1 if real else MIN_BATCH) else 0
         batch_seed += 1
-    if generic:
-        examples = _affordable(ctx, budget, effort.generic_examples, effort.generic_steps,
-                               effort.generic_steps * REQUESTS_PER_STEP)
+    if generic and not result.findings:
+        # Each step invites at most once: an example costs up to its steps in invites.
+        steps = effort.generic_steps
+        examples = _affordable(ctx, budget, effort.generic_examples, steps,
+                               steps * REQUESTS_PER_STEP)
+        if examples == 0 and ctx.invite_budget is not None:
+            # Fewer invites left than a whole example's steps: one shorter example.
+            steps = min(steps, ctx.invite_budget - ctx.invites_used)
+            examples = _affordable(ctx, budget, 1, max(1, steps), steps * REQUESTS_PER_STEP
+                                   ) if steps >= MIN_GENERIC_STEPS else 0
+        if examples == 0:
+            result.incomplete.append(_too_small(
+                "the generic pass over the spec's links", ctx, budget, MIN_GENERIC_STEPS,
+                MIN_GENERIC_STEPS * REQUESTS_PER_STEP))
         if seconds is not None:
             left = started_at + seconds - time.monotonic()
             examples = min(examples, max(MIN_BATCH, int(left / GENERIC_SECONDS_PER_EXAMPLE)))
         links_settings = hypothesis.settings(
             machine_settings(name, examples=max(1, examples), shrink=shrink),
-            stateful_step_count=effort.generic_steps,
+            stateful_step_count=steps,
         )
         if examples > 0:
             _collect(
@@ -231,21 +255,33 @@ def _malformed_starting_members(ctx: RunContext) -> Finding | None:
 
 
 def _affordable(ctx: RunContext, budget: Budget, examples: int, invites_each: int,
-                requests_each: int) -> int:
-    """As many examples as the invites and requests left pay for, at most `examples`."""
+                requests_each: int, reserve: int = 0) -> int:
+    """As many examples as the invites (but `reserve`) and requests left pay for, at most
+    `examples`."""
     if ctx.invite_budget is not None:
-        examples = min(examples, max(0, ctx.invite_budget - ctx.invites_used) // invites_each)
+        left = ctx.invite_budget - ctx.invites_used - reserve
+        examples = min(examples, max(0, left) // invites_each)
     if budget.max_requests is not None:
         examples = min(examples, max(0, budget.max_requests - ctx.requests) // requests_each)
     return examples
 
 
+def _too_small(what: str, ctx: RunContext, budget: Budget, invites: int,
+               requests_each: int) -> str:
+    """Why `what` did not run: the budget left, and the budget that would pay for an example."""
+    short = []
+    if ctx.invite_budget is not None and ctx.invite_budget - ctx.invites_used < invites:
+        short.append(f"{ctx.invite_budget - ctx.invites_used} invite(s) left, {invites} would "
+                     "suffice")
+    if budget.max_requests is not None and budget.max_requests - ctx.requests < requests_each:
+        short.append(f"{budget.max_requests - ctx.requests} request(s) left, {requests_each} "
+                     "would suffice")
+    return (f"the budget given to the stateful suite pays for no example of {what}: "
+            f"{'; '.join(short) or 'none left'}")
+
+
 def _seed(seed: int | None) -> int:
-    if seed is not None:
-        return seed
-    if os.environ.get(SEED_ENV):
-        return int(os.environ[SEED_ENV])
-    return random.SystemRandom().randrange(2**32)
+    return RunOptions.resolve(seed=seed).seed
 
 
 def _context(

@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .model import MEMBERSHIP_FIELDS, PROFILE_FIELDS, PROTECTED_FIELDS, READ_ONLY_FIELDS
+from .model import MEMBERSHIP_FIELDS, PROFILE_PROTECTED, PROTECTED_FIELDS, SERVER_SET_FIELDS
 
 # Letters of any script, digits and spaces: names like "Zoë Ó Briain" must work (a 500 on a
 # non-ASCII name is a bug); no control characters, which a server may rightly refuse. Nothing
@@ -136,9 +136,9 @@ def protected_changes(draw: st.DrawFn) -> dict[str, Any]:
     """
     kind = draw(st.integers(0, 3))
     if kind <= 1:
-        names = {draw(st.just("name") | st.sampled_from(PROFILE_FIELDS))}
+        names = {draw(st.just("name") | st.sampled_from(PROFILE_PROTECTED))}
     elif kind == 2:
-        names = {draw(st.sampled_from(READ_ONLY_FIELDS))}
+        names = {draw(st.sampled_from(SERVER_SET_FIELDS))}
     else:
         names = set(draw(st.lists(st.sampled_from(PROTECTED_FIELDS), min_size=2, max_size=4)))
     body = {**draw(_some_membership), **{name: _PROTECTED_VALUES[name] for name in sorted(names)}}
@@ -147,13 +147,7 @@ def protected_changes(draw: st.DrawFn) -> dict[str, Any]:
     return body
 
 
-# R13: every way of not presenting a valid key; no header at all in half the draws.
-bad_credentials = st.none() | st.sampled_from(
-    (
-        "Basic cWE6cWE=",
-        "Bearer",
-        "Bearer not-an-avatar-key",
-        "Bearer mgak_000000000000.an-unknown-secret",
-    )
-)
+# R13: which of the judge's bad authorizations to send (`driver.bad_credential`); the first,
+# no header at all, in half the draws.
+bad_credentials = st.just(0) | st.integers(1, 6)
 page_limits = st.integers(1, 5)

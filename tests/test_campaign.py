@@ -190,16 +190,17 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def replayed_first(kind: str, database: str, workers: str, *, then_fixed: bool) -> None:
+def replayed_first(kind: str, database: str, first_run: tuple[str, ...],
+                   next_run: tuple[str, ...], *, then_fixed: bool) -> None:
     """A failure found in one run replays first in the next; fixed, it is reported so."""
     env = {"FUZZ_DB": database, "HYPOTHESIS_PROFILE": "dev"}
-    common = ("--suites", "stateful", "--minutes", "0.05", "--workers", workers)
+    common = ("--suites", "stateful", "--minutes", "0.05")
     # Given a run that finds R2 broken (the fault on): the failure is saved
-    first = run_fuzz(*common, "--fault", FAULT, "--seed", "11", **env)
+    first = run_fuzz(*common, *first_run, "--fault", FAULT, "--seed", "11", **env)
     assert first.returncode == 1, first.stdout + first.stderr
     assert "saved for the next runs: R2 (stateful)" in first.stdout
     # When the next run starts, with another seed: it replays the saved failure first
-    second = run_fuzz(*common, "--fault", FAULT, "--seed", "99", **env)
+    second = run_fuzz(*common, *next_run, "--fault", FAULT, "--seed", "99", **env)
     assert second.returncode == 1, second.stdout + second.stderr
     lines = second.stdout.splitlines()
     replaying = next(i for i, line in enumerate(lines) if line.startswith("replaying first: R2"))
@@ -210,7 +211,7 @@ def replayed_first(kind: str, database: str, workers: str, *, then_fixed: bool) 
     if not then_fixed:
         return
     # Then, the fault off, the saved failure no longer fails: reported fixed, and forgotten
-    third = run_fuzz(*common, "--seed", "7", **env)
+    third = run_fuzz(*common, *next_run, "--seed", "7", **env)
     assert third.returncode == 0, third.stdout + third.stderr
     assert "FIXED: a saved failure no longer fails: R2 (stateful" in third.stdout
     assert exampledb.saved_failures(exampledb.open_database(database)) == {}, kind
@@ -223,12 +224,15 @@ def _profile_seen(out: str, prefix: str) -> str:
 
 @pytest.mark.xdist_group("campaign-db")
 def test_a_failure_replays_first_through_the_directory_database(tmp_path: Path) -> None:
-    replayed_first("directory", str(tmp_path / "examples"), "1", then_fixed=True)
+    replayed_first("directory", str(tmp_path / "examples"), ("--workers", "1"),
+                   ("--workers", "1"), then_fixed=True)
 
 
 @pytest.mark.xdist_group("campaign-db")
-def test_a_failure_replays_first_through_redis_for_every_worker(redis_url: str) -> None:
-    replayed_first("redis", redis_url, "2", then_fixed=False)
+def test_a_failure_replays_first_through_redis_on_another_machine(redis_url: str) -> None:
+    # found by the one worker of a shard, replayed first by the two workers of the next run
+    replayed_first("redis", redis_url, ("--workers", "1", "--shard", "2/2"),
+                   ("--workers", "2"), then_fixed=False)
 
 
 # -- shards merged ------------------------------------------------------------------------------
@@ -350,3 +354,45 @@ def test_blind_spots_name_every_status_and_code_of_the_spec_no_request_reached()
     assert "NOT REACHED: 400 invalid_request, 401" in report.console()
     assert "| GET /users | 200 x5, 400 invalid_cursor x1 | **400 invalid_request, 401** |" in (
         report.markdown())
+
+
+# -- a real server --------------------------------------------------------------------------------
+
+
+def test_on_a_real_server_the_stateful_suite_runs_alone_then_every_worker_runs_the_contract_suite(
+) -> None:
+    target = campaign.Target(base_url="https://stage.example/v1beta", key_a="mgak_a.b")
+    the_plan = campaign.plan(target=target, real=True, suites=["stateful", "contract"],
+                             seconds=60, seed=5, shard=campaign.Shard(1, 2), workers=3,
+                             profile="fuzz", template="qa+{token}@example.com", database="none",
+                             start=1000.0)
+    assert [[(job.worker, job.suites) for job in phase] for phase in the_plan.phases] == [
+        [(0, ("stateful",))], [(0, ("contract",)), (1, ("contract",)), (2, ("contract",))]]
+    (stateful,), contract = the_plan.phases
+    assert stateful.deadline == 1030.0 and {job.deadline for job in contract} == {1060.0}
+    assert len({job.template for job in contract}) == 3 and len({j.seed for j in contract}) == 3
+
+
+@pytest.mark.xdist_group("campaign")
+def test_workers_on_a_real_server_invite_addresses_of_their_own_and_remove_them(
+        tmp_path: Path) -> None:
+    from harness.target import embedded_mock
+
+    # Given a server reached by URL and keys only (no admin surface)
+    with embedded_mock() as server:
+        before = requests.get(server.admin_url + "/state", timeout=10).json()
+        done = run_fuzz("--workers", "2", "--suites", "contract", "--minutes", "0.1",
+                        "--report-dir", str(tmp_path), MAXGOOD_BASE_URL=server.base_url,
+                        MAXGOOD_API_KEY=server.key_a, MAXGOOD_API_KEY_B=server.key_b or "",
+                        FUZZ_DB="none", HYPOTHESIS_PROFILE="dev")
+        after = requests.get(server.admin_url + "/state", timeout=10).json()
+    # Then both workers fuzzed it, each inviting addresses of its own, and left no member
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert [r["suite"] for r in data["results"]] == ["contract", "contract"]
+    assert all(r["requests"] > 0 for r in data["results"])
+    emails = {u["email"] for u in after["users"]} - {u["email"] for u in before["users"]}
+    assert any("s1w1x" in e for e in emails) and any("s1w2x" in e for e in emails)
+    active = [m for m in after["memberships"] if m["status"] == "active"]
+    assert len(active) == len([m for m in before["memberships"] if m["status"] == "active"])
+    assert server.key_a not in done.stdout

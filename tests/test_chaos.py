@@ -13,7 +13,7 @@ import requests
 
 from harness.target import EMBEDDED_KEY_A
 from mock_server.cli import main, parse_args
-from mock_server.http.chaos import ChaosSettings
+from mock_server.core.chaos import ChaosSettings
 from mock_server.serve import start_in_thread
 
 from .conftest import ADMIN_PREFIX, Admin, Api, CheckedClient, make_app

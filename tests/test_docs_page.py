@@ -144,3 +144,23 @@ def test_the_admin_index_opens_in_the_browser(browser: Any, served: str) -> None
     rows = page.locator("tr").count() - 1
     assert rows == len(operations(ADMIN_SPEC))
     page.close()
+
+
+def test_every_address_the_banner_prints_answers(served: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    import requests
+
+    from mock_server.cli import announce
+    from mock_server.config import MockConfig
+
+    host, port = served.removeprefix("http://").split(":")
+    announce(argparse.Namespace(host=host, port=int(port), quiet=False), MockConfig())
+    banner = capsys.readouterr().out
+    addresses = set(re.findall(r"http://[^\s)]+", banner))
+    assert {served + "/docs", served + "/_mock", served + "/openapi.yaml"} <= addresses
+    key = "mgak_acmedemo01.acme-demo-secret-do-not-use-in-production"
+    for address in addresses - {served + "/v1beta"}:  # a base URL, not a page
+        answer = requests.get(address, timeout=10, headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 200, f"{address}: {answer.status_code}"

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from gate.cli import GATE_CHECK_INVITES
 from harness.guard import Budget, BudgetExhausted, Guard, UnsafeRequest
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport
@@ -280,9 +281,17 @@ def test_gate_stays_within_its_invite_budget(correct_mock: MockProcess, tmp_path
     before = correct_mock.lists()
     run = gate(tmp_path, "--base-url", correct_mock.base_url, "--suites", "gate",
                "--max-invites", "2")
-    assert run.status == 0, run.stdout + run.stderr
+    # Its checks stopped at the budget: the run is incomplete, and says what would suffice
+    assert run.status == 2, run.stdout + run.stderr
     assert "invites used: 2" in run.stdout
     assert "invite budget spent (2 invites)" in run.stdout
+    assert f"--max-invites {GATE_CHECK_INVITES} would suffice" in run.stdout
+    assert correct_mock.lists() == before
+    # and with that budget, the gate's checks run to their end, spending it all
+    run = gate(tmp_path, "--base-url", correct_mock.base_url, "--suites", "gate",
+               "--max-invites", str(GATE_CHECK_INVITES))
+    assert run.status == 0, run.stdout + run.stderr
+    assert f"invites used: {GATE_CHECK_INVITES};" in run.stdout
     assert correct_mock.lists() == before
 
 
@@ -385,7 +394,12 @@ def test_gate_never_passes_when_a_suite_could_not_run_to_its_end(
     assert "INCOMPLETE: the stateful suite stopped with KeyError" in out
     errors = [c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
               if c.find("error") is not None]
-    assert len(errors) == 1 and "KeyError" in errors[0].find("error").get("message", "")
+    run_errors = [c.find("error").get("message", "") for c in errors
+                  if c.get("name") == "the run is complete"]
+    assert len(run_errors) == 1 and "KeyError" in run_errors[0]
+    # and R9, which the gate's checks skip by design and the suite was to judge, is an error of
+    # its own: not judged, rather than skipped
+    assert any(c.get("name", "").startswith("R9 ") for c in errors)
 
 
 # --- misconfigured or unreachable: exit 2 with a clear message --------------------------------
@@ -562,7 +576,7 @@ def test_report_has_one_testcase_per_rule_with_failures_and_skips() -> None:
         "R2", "gate", "R2 Invite never overwrites identity: changed",
         "curl -X POST https://api/users -H 'Authorization: Bearer key-a'")])
     gate_result.exercised.update({"R1": 3, "R2": 1})
-    gate_result.skipped["R9"] = "the owner is never written to"
+    gate_result.skip("R9", "the owner is never written to", configured=True)
     report = RunReport("maxgood-contract", "https://api/v1beta", [gate_result],
                        requests=12, invites=2, secrets=["key-a"])
     root = ET.fromstring(report.junit())

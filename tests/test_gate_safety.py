@@ -384,10 +384,11 @@ def start_gate(base_url: str, reports: Path, *args: str) -> subprocess.Popen[str
         cwd=reports.parent)
 
 
-def cleanup(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def cleanup(*args: str, cwd: Path, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "maxgood-contract"), "cleanup", *args],
-                          capture_output=True, text=True, timeout=120, env=environment(),
-                          cwd=cwd)
+                          capture_output=True, text=True, timeout=120,
+                          env=environment() | (env or {}), cwd=cwd)
 
 
 def foreign(mock: MockProcess, before: dict[str, bytes]) -> int:
@@ -510,6 +511,23 @@ def test_cleanup_without_the_ledger_finds_the_runs_members_through_the_template(
                    cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "made from the template by run mgc" in done.stdout
+    assert mock.lists() == before
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("gate-safety")
+def test_cleanup_finds_each_avatar_by_its_id_when_the_keys_come_swapped(
+    mock: MockProcess, proxy: Proxy, tmp_path: Path
+) -> None:
+    before = mock.lists()
+    reports = tmp_path / "reports"
+    kill_at_invite(proxy, reports, 6)
+    done = cleanup("--base-url", proxy.base_url, "--report-dir", str(reports), cwd=tmp_path,
+                   env={"MAXGOOD_API_KEY": KEY_B, "MAXGOOD_API_KEY_B": KEY_A})
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Each membership removed through the key of its own Avatar: none mistaken for gone
+    assert re.search(r"removed +Avatar B: .* \(ledger\)", done.stdout), done.stdout
+    assert "already gone 0," in done.stdout, done.stdout
     assert mock.lists() == before
 
 

@@ -23,12 +23,21 @@ from judge.members import (
     kept,
     member_shape,
     new_user_profile,
+    one_user_per_email,
+    read_only_refusal,
     same,
     unchanged,
     update_applied,
 )
+from judge.pages import page, walk, walks_agree
 from judge.problems import every_answer, problem_details, refusal, request_id
-from judge.spec import MEMBERSHIP_DEFAULTS, READ_ONLY_FIELDS, WRITABLE_FIELDS
+from judge.spec import (
+    CODES_BY_STATUS,
+    ERROR_CODES,
+    MEMBERSHIP_DEFAULTS,
+    READ_ONLY_FIELDS,
+    WRITABLE_FIELDS,
+)
 from judge.unknown import indistinguishable, no_trace, not_found, unknown_id_view
 
 RID = "req_1"
@@ -135,6 +144,10 @@ def test_a_problem_detail_as_the_contract_describes_passes() -> None:
 def test_a_problem_detail_off_the_contract_is_an_r12_finding(answer: Answer, kind: str) -> None:
     found = problem_details(answer)
     assert kind in {f.kind for f in found} and rules(found) == {"R12"}
+
+
+def test_the_table_of_codes_by_status_holds_every_code_of_the_spec() -> None:
+    assert set().union(*CODES_BY_STATUS.values()) == ERROR_CODES
 
 
 def test_every_answer_has_a_request_id_and_no_5xx() -> None:
@@ -340,7 +353,7 @@ def test_raise_first() -> None:
 
 def test_the_judge_imports_no_http_and_no_suite() -> None:
     allowed = {"judge", "openapi", "__future__", "collections", "dataclasses", "datetime",
-               "functools", "json", "re", "secrets", "typing"}
+               "functools", "itertools", "json", "re", "secrets", "typing"}
     for path in (Path(__file__).parent.parent / "judge").glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -348,3 +361,44 @@ def test_the_judge_imports_no_http_and_no_suite() -> None:
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+# -- R3, R4, R10 ---------------------------------------------------------------------------------
+
+
+def test_one_user_per_email() -> None:
+    assert one_user_per_email(MEMBER, "usr_1", "A@EXAMPLE.COM", "x") == []
+    assert rules(one_user_per_email(MEMBER, "usr_2", "A@EXAMPLE.COM", "x")) == {"R3"}
+
+
+def test_read_only_refusal() -> None:
+    sent = {"name": "x", "notes": "y", "nickname": "z"}
+    assert read_only_refusal(problem(422, "read_only_field", fields=["name"]), sent) == []
+    assert read_only_refusal(problem(422, "read_only_field", fields=["name", "nickname"]),
+                             sent) == []
+    assert rules(read_only_refusal(problem(422, "read_only_field", fields=["email"]), sent)
+                 ) == {"R4"}
+    assert rules(read_only_refusal(problem(422, "read_only_field", fields=["name", "notes"]),
+                                   sent)) == {"R4"}
+    assert rules(read_only_refusal(Answer.of(200, json_body=MEMBER), sent)) == {"R4"}
+
+
+def listing(*members: tuple[str, str]) -> list[dict[str, Any]]:
+    return [{"user_id": u, "membership": {"joined_at": j}} for u, j in members]
+
+
+def test_pages_and_walks() -> None:
+    good = Answer.of(200, json_body={"data": listing(("a", "2026-01-01T00:00:00Z")),
+                                     "next_cursor": None})
+    assert page(good, 1, first=True) == []
+    assert rules(page(good, 0, first=True)) == {"R10"}
+    assert rules(page(problem(400, "invalid_cursor", errors=[]), 5, first=False)) == {"R10"}
+    assert rules(page(Answer.of(200, json_body={"data": []}), 5, first=True)) == {"SPEC"}
+    ordered = listing(("b", "2026-01-01T00:00:00Z"), ("a", "2026-01-02T00:00:00Z"),
+                      ("c", "2026-01-02T00:00:00+00:00"))
+    assert walk(ordered, "w") == []
+    assert rules(walk([*ordered, ordered[0]], "w")) == {"R10"}
+    assert rules(walk(list(reversed(ordered)), "w")) == {"R10"}
+    assert walks_agree(["a", "b", "c"], ["a", "x", "c"], ["a", "c"], "w") == []
+    assert rules(walks_agree(["a", "b", "c"], ["a"], ["a", "c"], "w")) == {"R10"}
+    assert rules(walks_agree(["a", "c"], ["c", "a"], ["a", "c"], "w")) == {"R10"}

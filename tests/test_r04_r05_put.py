@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import Admin, Api, assert_refused, instant, is_utc
+from judge.instants import is_utc
+
+from .conftest import Admin, Api, assert_refused, instant
 
 FULL_MEMBERSHIP = {
     "is_admin": False,

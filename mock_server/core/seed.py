@@ -162,6 +162,10 @@ def build_store(data: dict[str, Any], email_key: Any) -> Store:
                 raise SeedError(f"{user.email}: unknown Avatar {membership['avatar_id']}")
             joined = _instant(membership.get("joined_at")) if "joined_at" in membership else created
             fields = {k: v for k, v in membership.items() if k in MEMBERSHIP_DEFAULTS}
+            # A former member (status: removed) is kept, as the service keeps a removed one (R6).
+            status = membership.get("status", ACTIVE)
+            if status not in (ACTIVE, REMOVED):
+                raise SeedError(f"{user.email}: status must be {ACTIVE} or {REMOVED}")
             if fields.get("license_expires_at") is not None:
                 fields["license_expires_at"] = _instant(fields["license_expires_at"])
             store.put_membership(
@@ -169,7 +173,7 @@ def build_store(data: dict[str, Any], email_key: Any) -> Store:
                     avatar_id=membership["avatar_id"],
                     user_id=user.user_id,
                     is_owner=bool(membership.get("is_owner", False)),
-                    status=ACTIVE,
+                    status=status,
                     joined_at=joined,
                     updated_at=joined,
                     **{**MEMBERSHIP_DEFAULTS, **fields},

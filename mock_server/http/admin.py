@@ -12,12 +12,13 @@ from ulid import ULID
 
 from openapi import load_admin_spec
 
+from ..core.chaos import ChaosSettings
 from ..core.errors import AlreadyMember, FieldError, InvalidRequest, NotFound
 from ..core.seed import add_key
 from ..core.store import ACTIVE, Avatar, Membership, User
 from ..faults import describe
 from ..validation import parse_json, to_json_schema
-from .chaos import ChaosSettings, can_drop
+from .chaos import can_drop
 from .docs import admin_index
 from .responses import json_response
 from .state import get_state

@@ -8,6 +8,8 @@ so a preflight is answered here: 204 for a path and method the mock serves, with
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, Response, current_app, request
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
@@ -33,6 +35,7 @@ def init_app(app: Flask, config: MockConfig) -> None:
     """Answer preflights and add CORS headers for the configured origins (off with --no-cors)."""
     if not config.cors:
         return
+    already = list(app.after_request_funcs.get(None, []))
     CORS(
         app,
         origins=list(config.cors_origins),
@@ -45,12 +48,27 @@ def init_app(app: Flask, config: MockConfig) -> None:
         automatic_options=False,
     )
     app.before_request(answer_preflight)
+    # flask-cors looks at every answer; one to a caller that sent no Origin (not a browser)
+    # gets no CORS header anyway, so skip the look: GET /users stays as fast as without CORS.
+    funcs = app.after_request_funcs[None]
+    for index, func in enumerate(funcs):
+        if func not in already:
+            funcs[index] = _for_browsers_only(func)
+
+
+def _for_browsers_only(after: Callable[[Response], Response]) -> Callable[[Response], Response]:
+    def after_browser_request(response: Response) -> Response:
+        return after(response) if "HTTP_ORIGIN" in request.environ else response
+
+    return after_browser_request
 
 
 def answer_preflight() -> Response | None:
     """204 for a preflight of a method this path serves; None lets routing answer the rest."""
-    asked = request.headers.get("Access-Control-Request-Method")
-    if request.method != "OPTIONS" or not asked or "Origin" not in request.headers:
+    if request.method != "OPTIONS":
+        return None
+    asked = request.environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+    if not asked or "HTTP_ORIGIN" not in request.environ:
         return None
     adapter = current_app.url_map.bind_to_environ(request.environ)
     try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 
 from ..config import MockConfig
 
@@ -54,7 +54,7 @@ class Entry:
     code: str | None
     request_id: str
     duration_ms: float
-    request_headers: list[tuple[str, str]]
+    request_headers: dict[str, str]  # the WSGI environ's HTTP_* keys, as received
     request_body: bytes
     response_headers: list[tuple[str, str]]
     response_body: bytes
@@ -72,7 +72,8 @@ class Entry:
             "request_id": self.request_id,
             "duration_ms": round(self.duration_ms, 3),
             "request": {
-                "headers": {k: redact_header(k, v) for k, v in self.request_headers},
+                "headers": {_header_name(k): redact_header(_header_name(k), v)
+                            for k, v in self.request_headers.items()},
                 **_body(self.request_body),
             },
             "response": {
@@ -132,14 +133,18 @@ def init_app(app: Flask, config: MockConfig, journal: Journal) -> None:
     app.before_request(_start_clock)
 
     def observe(response: Response) -> Response:
-        started = g.pop("started", None)
+        # This runs on every answer: read the request and g once each, not through the proxies.
+        sent = request._get_current_object()  # type: ignore[attr-defined]
+        seen = g._get_current_object()  # type: ignore[attr-defined]
+        started = getattr(seen, "started", None)
         elapsed_ms = (time.perf_counter() - started) * 1000 if started else 0.0
-        code = g.get("problem_code")
-        request_id = response.headers.get("X-Request-Id") or g.get("request_id") or "-"
+        code = getattr(seen, "problem_code", None)
+        request_id = getattr(seen, "request_id", None) or "-"
         if config.access_log:
             write_access_line(response.status_code, code, request_id, elapsed_ms)
-        if journal.size and not request.path.startswith(UNJOURNALED) and request.path != "/":
-            journal.add(_entry(journal.next_seq(), response, code, request_id, elapsed_ms))
+        path = sent.path
+        if journal.size and path != "/" and not path.startswith(UNJOURNALED):
+            journal.add(_entry(sent, journal.next_seq(), response, code, request_id, elapsed_ms))
         return response
 
     app.after_request(observe)
@@ -161,25 +166,34 @@ def write_access_line(status: int, code: str | None, request_id: str, elapsed_ms
     sys.stdout.flush()
 
 
-def _entry(seq: int, response: Response, code: str | None, request_id: str,
+def _entry(sent: Request, seq: int, response: Response, code: str | None, request_id: str,
            elapsed_ms: float) -> Entry:
-    sent = getattr(request, "_cached_data", b"") or b""  # only a body the view read
+    body = getattr(sent, "_cached_data", b"") or b""  # only a body the view read
     answered = b"" if response.is_streamed else response.get_data()
     return Entry(
         seq=seq,
         at=time.time(),
-        method=request.method,
-        path=request.path,
-        query=request.query_string.decode("latin-1"),
+        method=sent.method,
+        path=sent.path,
+        query=sent.query_string.decode("latin-1"),
         status=response.status_code,
         code=code,
         request_id=request_id,
         duration_ms=elapsed_ms,
-        request_headers=list(request.headers.items()),
-        request_body=bytes(sent[: BODY_LIMIT + 1]),
-        response_headers=list(response.headers.items()),
+        request_headers={k: v for k, v in sent.environ.items() if k in _HEADER_KEYS
+                         or k.startswith("HTTP_")},
+        request_body=bytes(body[: BODY_LIMIT + 1]),
+        response_headers=response.headers.to_wsgi_list(),
         response_body=bytes(answered[: BODY_LIMIT + 1]),
     )
+
+
+_HEADER_KEYS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+
+def _header_name(key: str) -> str:
+    """HTTP_X_REQUEST_ID -> X-Request-Id: how the header is written on the wire."""
+    return "-".join(part.capitalize() for part in key.removeprefix("HTTP_").split("_"))
 
 
 def _body(raw: bytes) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def init_app(app: Flask) -> None:
 
 def answer_as_preferred() -> None:
     """Raise the preferred problem for an API operation, before the view can change anything."""
-    prefer = request.headers.get("Prefer")
+    prefer = request.environ.get("HTTP_PREFER")
     if not prefer or not request.path.startswith(API_PREFIX):
         return
     match = PREFER_CODE.search(prefer)

@@ -10,6 +10,7 @@ from typing import Any
 from flask import current_app
 
 from ..config import MockConfig
+from ..core.chaos import Chaos, ChaosSettings
 from ..core.clock import VirtualClock
 from ..core.seed import load_start, store_from_dump
 from ..core.service import Limits, MemberService
@@ -17,7 +18,6 @@ from ..core.store import Store
 from ..faults import CATALOGUE, build
 from ..problems import ProblemRenderer
 from ..validation import SpecSchemas
-from .chaos import Chaos, ChaosSettings
 from .journal import Journal
 
 EXTENSION = "maxgood"
