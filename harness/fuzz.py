@@ -181,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     profile = os.environ["HYPOTHESIS_PROFILE"]
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
     suites = [s.strip() for s in args.suites.split(",") if s.strip()]
-    if set(suites) - set(SUITES):
-        print(f"unknown suite(s) {sorted(set(suites) - set(SUITES))}", file=sys.stderr)
+    if not suites or set(suites) - set(SUITES):
+        print(f"--suites names no suite or an unknown one ({args.suites!r}); "
+              f"the suites are {', '.join(SUITES)}", file=sys.stderr)
         return 2
     try:
         external = target_from_env(args.base_url)
