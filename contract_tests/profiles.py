@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from harness.options import chosen_profile
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,10 @@ PROFILES: dict[str, Effort] = {
     "fuzz": Effort(max_examples=300, auth_probes_per_phase=10, stateful_steps=20,
                    fill_budget=True),
 }
-DEFAULT_PROFILE = "ci"
+
 
 
 def effort(name: str | None = None) -> tuple[str, Effort]:
-    """The named profile, else HYPOTHESIS_PROFILE, else the default."""
-    chosen = name or os.environ.get("HYPOTHESIS_PROFILE") or DEFAULT_PROFILE
-    if chosen not in PROFILES:
-        raise ValueError(f"unknown profile {chosen!r}; choose one of {sorted(PROFILES)}")
+    """The named profile, else HYPOTHESIS_PROFILE, else ci (`harness.options`)."""
+    chosen = chosen_profile(name, PROFILES)
     return chosen, PROFILES[chosen]

@@ -53,7 +53,7 @@ from harness.guard import (
     UnsafeRequest,
     email_pattern,
 )
-from harness.options import DEFAULT_EMAIL_TEMPLATE, seed_from_env
+from harness.options import DEFAULT_EMAIL_TEMPLATE, DEFAULT_PROFILE, PROFILE_ENV, seed_from_env
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport, merge
 from harness.rules import RULES, RuleViolation
@@ -168,7 +168,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", help="write the Markdown summary to this file")
     parser.add_argument("--seed", type=int, default=seed_from_env(),
                         help="the suites' random seed, to replay a run [FUZZ_SEED]")
-    parser.add_argument("--profile", default=env("HYPOTHESIS_PROFILE") or "ci",
+    parser.add_argument("--profile", default=env(PROFILE_ENV) or DEFAULT_PROFILE,
                         choices=("dev", "ci", "fuzz"),
                         help="the suites' effort (default %(default)s) [HYPOTHESIS_PROFILE]")
     return parser.parse_args(argv)

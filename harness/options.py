@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import random
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 SEED_ENV = "FUZZ_SEED"
+PROFILE_ENV = "HYPOTHESIS_PROFILE"
+DEFAULT_PROFILE = "ci"
 EMAIL_TEMPLATE_ENV = "MAXGOOD_EMAIL_TEMPLATE"
 # example.com is reserved (RFC 2606): no mail is sent to an address the suites invite.
 DEFAULT_EMAIL_TEMPLATE = "qa+{token}@example.com"
@@ -26,6 +28,15 @@ def seed_from_env(environ: Mapping[str, str] = os.environ) -> int | None:
         return int(text or 0) or None
     except ValueError:
         raise ValueError(f"{SEED_ENV} must be a whole number, not {text!r}") from None
+
+
+def chosen_profile(given: str | None, known: Iterable[str],
+                   environ: Mapping[str, str] = os.environ) -> str:
+    """The effort profile: given, else HYPOTHESIS_PROFILE, else ci; one of `known`."""
+    chosen = given or environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    if chosen not in set(known):
+        raise ValueError(f"unknown profile {chosen!r}; choose one of {sorted(known)}")
+    return chosen
 
 
 def resolve_email_template(given: str | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.internal.conjecture import engine
 from hypothesis.reporting import with_reporter
 
+from harness import options
 from harness.exampledb import active_database
 
 
@@ -33,7 +33,6 @@ PROFILES: dict[str, Effort] = {
         examples=100, steps=40, generic_examples=40, generic_steps=12, shrink_seconds=60
     ),
 }
-DEFAULT_PROFILE = "ci"
 DEFAULT_FUZZ_SECONDS = 120.0
 
 for _name, _effort in PROFILES.items():
@@ -49,11 +48,8 @@ for _name, _effort in PROFILES.items():
 
 
 def chosen_profile(name: str | None = None) -> str:
-    """The named profile, else HYPOTHESIS_PROFILE, else ci."""
-    chosen = name or os.environ.get("HYPOTHESIS_PROFILE") or DEFAULT_PROFILE
-    if chosen not in PROFILES:
-        raise ValueError(f"unknown profile {chosen!r}; choose one of {sorted(PROFILES)}")
-    return chosen
+    """The named profile, else HYPOTHESIS_PROFILE, else ci (`harness.options`)."""
+    return options.chosen_profile(name, PROFILES)
 
 
 def machine_settings(name: str, *, examples: int | None = None, shrink: bool = True) -> settings:
