@@ -161,8 +161,8 @@ def lines(results: dict[str, Any]) -> list[str]:
         "a folded header, 500 headers, a 100 KiB header line).",
         "",
         f"Slow clients: connections that sent a head announcing 1000 bytes of body and one byte "
-        f"of it, and connections that sent half a head, all held open while one client sends "
-        f"{PROBES} `GET /users` one after another; then the same client with nobody held. "
+        f"of it, and connections that sent half a head; one client sends {PROBES} `GET /users` "
+        "one after another, first with nobody held (*quiet*), then with them all held. "
         f"Load average (1 min) at the start: {measured.get('load_average', '?')} on "
         f"{results.get('machine', {}).get('nproc', '?')} cores: on a busy machine the quiet "
         "figures move as much as the held ones.",

@@ -19,6 +19,7 @@ and a run with an incomplete result never passes.
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from harness.target import Target
 # The least time a suite needs to judge every rule it judges, with any profile, against the
 # embedded mock on a loaded two-core machine: a share below it is said, with the budget that
 # would suffice, when some rule was left unjudged.
-MIN_SECONDS = {"stateful": 15.0, "contract": 30.0}
+MIN_SECONDS = {"stateful": 15.0, "contract": 20.0}
 
 ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "contract": ("contract_tests.runner", "run_contract"),
@@ -120,15 +121,14 @@ def shortfall(shares: dict[str, float], spent: float, total: float, unit: str) -
              if seconds < MIN_SECONDS.get(name, 0.0)}
     if not short:
         return []
-    # Each suite's share grows with the budget; the budget suffices once the smallest share,
-    # relative to its need, reaches it.
-    scale = max(MIN_SECONDS[name] / max(seconds, 0.1) for name, seconds in short.items())
-    needed = spent + (total - spent) * scale
-    minutes = max(needed / 60, 0.1)
+    # Every suite given at least what it needs, after what was spent before them.
+    needed = max(total, spent + sum(max(seconds, MIN_SECONDS.get(name, 0.0))
+                                    for name, seconds in shares.items()))
+    minutes = math.ceil(needed / 6) / 10  # in tenths of a minute, rounded up
     given = ", ".join(f"the {name} suite {seconds:.0f}s of the {MIN_SECONDS[name]:.0f}s it "
                       "needs" for name, seconds in short.items())
     return [f"the budget was too small to judge every rule ({given}): "
-            f"{unit.format(f'{minutes:.1f}')} would suffice"]
+            f"{unit.format(f'{minutes:g}')} would suffice"]
 
 
 def _stopped(name: str, started: float, reason: str, why: str) -> SuiteResult:

@@ -46,7 +46,7 @@ FIRST_BATCH = 20  # with a time budget: the first batch's size, which times the 
 # ... against a server other than the embedded mock, whose examples may take seconds each (a
 # slow server, an Avatar of many pages, each walked by the frame checks): a small first batch
 # keeps the suite within its share of the time.
-FIRST_BATCH_ELSEWHERE = 3
+FIRST_BATCH_ELSEWHERE = 2
 MIN_BATCH = 5  # fuzz: a batch smaller than this is not worth starting
 GENERIC_SECONDS_PER_EXAMPLE = 0.5  # a generous estimate, to keep the generic pass in budget
 MIN_GENERIC_STEPS = 3  # an invite, and something that follows it

@@ -29,8 +29,8 @@ KEY_A, KEY_B = (a["keys"][0] for a in yaml.safe_load(SEED.read_text(encoding="ut
 SEEDS = (1, 2, 3)
 # Long enough for both suites to judge every rule against an Avatar of 68 members; short enough
 # for `make test` (each run on one core).
-FUZZ_MINUTES = "0.4"
-GATE_MINUTES = "0.6"
+FUZZ_MINUTES = "0.5"
+GATE_MINUTES = "0.5"
 
 
 @pytest.fixture
@@ -80,9 +80,8 @@ def test_the_seed_looks_like_an_avatar_in_use(avatar_in_use: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_make_fuzz_runs_to_its_end_with_no_refusal(
-    seed: int, avatar_in_use: str, tmp_path: Path, request: pytest.FixtureRequest
+    seed: int, avatar_in_use: str, tmp_path: Path
 ) -> None:
-    request.applymarker(pytest.mark.xdist_group(f"avatar-in-use-{seed}"))
     # When make fuzz runs both suites against the Avatar in use (one worker: one core)
     env = environment(avatar_in_use) | {"FUZZ_SEED": str(seed), "FUZZ_MINUTES": FUZZ_MINUTES,
                                         "FUZZ_WORKERS": "1", "FUZZ_DB": "none"}
@@ -100,9 +99,8 @@ def test_make_fuzz_runs_to_its_end_with_no_refusal(
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_gate_runs_to_its_end_with_no_refusal(
-    seed: int, avatar_in_use: str, tmp_path: Path, request: pytest.FixtureRequest
+    seed: int, avatar_in_use: str, tmp_path: Path
 ) -> None:
-    request.applymarker(pytest.mark.xdist_group(f"avatar-in-use-{seed}"))
     from harness.client import ApiClient
 
     before = {key: ApiClient(avatar_in_use, key).list_all(100) for key in (KEY_A, KEY_B)}

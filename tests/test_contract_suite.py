@@ -19,6 +19,7 @@ def test_the_contract_suite_finds_nothing_on_the_correct_mock() -> None:
                                             for f in result.findings)
     assert not set(result.skipped) & set(CHECKED_RULES), result.skipped
     assert set(result.skipped) <= result.configured, result.skipped
+    assert not result.incomplete, result.incomplete
     assert {rule for rule in CHECKED_RULES if not result.exercised[rule]} == set()
 
 
