@@ -17,12 +17,13 @@ from typing import Any
 
 from contract_tests.state import MAX_PAGES, PAGE_LIMIT, RunState
 from harness.client import ApiClient, Exchange
-from judge.members import one_user_per_email, profile_differences
+from judge.members import differences, one_user_per_email, profile_differences
 
 # An ordinary name that is not ASCII: every invite the suite sends itself carries one.
 NAME = "Zoë Ångström-Nowak"
 OTHER_NAME = "Someone Else Entirely"
 REFUSALS = (403, 429)  # a full Avatar or a spent hourly budget may refuse any invite (R7)
+NOT_DEFAULTS = {"is_admin": True, "is_coach": True, "license_expires_at": "2033-03-03T03:03:03Z"}
 
 
 def before(state: RunState) -> None:
@@ -106,12 +107,13 @@ def _sentinel_and_ghost(state: RunState) -> None:
 
 def invite(state: RunState, client: ApiClient, *, email: str | None = None,
            profile: dict[str, Any] | None = None, notes: str | None = None,
-           structured_data: dict[str, Any] | None = None) -> dict[str, Any] | None:
+           structured_data: dict[str, Any] | None = None,
+           flags: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Invite an ordinary new person; the member, or None when the invite was refused."""
     body = {
         "email": email or state.fresh_email(),
         "profile": profile or {"name": NAME},
-        "membership": {"notes": notes, "structured_data": structured_data or {}},
+        "membership": {"notes": notes, "structured_data": structured_data or {}, **(flags or {})},
     }
     if not state.may_invite():
         return None
@@ -132,8 +134,10 @@ def _plant(state: RunState, b: ApiClient) -> None:
     state.b_only = [m["user_id"] for m in members_b if m["user_id"] not in ids_a]
     only_b = invite(state, b, **state.canaries.membership)
     email = state.fresh_email()
+    # Every field of B's membership away from its default: a DELETE in A that writes a default
+    # into it shows (R6), as a change to a default could not.
     shared = invite(state, b, email=email, profile={"name": NAME, "role": "Coach"},
-                    **state.canaries.membership)
+                    flags=NOT_DEFAULTS, **state.canaries.membership)
     for member in (only_b, shared):
         if member is not None:
             state.created_b.add(member["user_id"])
@@ -247,6 +251,11 @@ def _shared_person_survives(state: RunState, b: ApiClient) -> None:
     state.expect(kept == state.canaries.membership, "R6",
                    f"after key A removed {user_id}, their membership in B became {kept}", seen)
     before = baseline.body if baseline.status == 200 else shared
+    # Against B's membership as planted: nothing the run sent since was meant to change it,
+    # though a generated DELETE may have removed the person from A before this one.
+    moved = list(differences(shared["membership"], member["membership"]))
+    state.expect(not moved, "R6", f"after key A removed {user_id}, their membership in B "
+                 f"changed: {'; '.join(moved[:6])}", seen)
     changed = profile_changes(before["profile"], member["profile"])
     state.expect(not changed, "R6", f"after key A removed {user_id}, their profile changed: "
                    f"{changed}", seen)

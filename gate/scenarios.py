@@ -6,7 +6,14 @@ the write checks invite a handful of fresh addresses from the email template (th
 `harness.guard` records them, and the gate removes them at the end) and write only to those.
 
 What the gate never does, on purpose: write to a member it did not invite. So R9 (the owner is
-protected) cannot be checked here; the suites check it against the mock.
+protected) is checked here only when the person running the gate asks for it (`--probe-owner`):
+the check tries the protected writes on each Avatar's owner and, if one is accepted, puts the
+owner back at once.
+
+Every value a check watches for a change is away from its default first (a change to a default
+would not show on a default), and a check of what a fresh membership holds sends none of the
+fields it looks at. The invites carry the edge values of every field the spec allows (maximum
+lengths, characters beyond ASCII and beyond U+FFFF, nulls, the first and last instants).
 
 Nothing here assumes what the contract leaves open: ids are opaque (an unknown id is made by
 changing digits of a real one, so it has the server's own format), date-times are compared as
@@ -15,10 +22,14 @@ instants, and pages are judged by what R10 promises even if other people write m
 
 from __future__ import annotations
 
+import json
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import requests
 
 from harness.client import ApiClient, Exchange, reproduction
 from harness.guard import BudgetExhausted, Guard, GuardRefusal
@@ -33,6 +44,7 @@ from judge.frame import membership_elsewhere_kept, shows_only_its_own
 from judge.instants import date_time, not_before
 from judge.limits import rate_limit_headers, retry_after
 from judge.members import (
+    differences,
     invite_result,
     membership_differences,
     new_user_profile,
@@ -45,13 +57,109 @@ from judge.pages import page as judge_page
 from judge.pages import walk as judge_walk
 from judge.pages import walks_agree
 from judge.problems import problem_details, refusal, request_id
+from judge.spec import MEMBERSHIP_DEFAULTS, PROFILE_INPUT_FIELDS
 from judge.unknown import indistinguishable, no_trace
+from openapi import load_api_spec
 
 SUITE = "gate"
 PAGE = 100
 MAX_SMALL_PAGES = 30  # the walk with a small page size stays this short, whatever the Avatar size
 R9_REASON = ("the gate never writes to a member it did not invite, and the owner is one; "
-             "R9 is checked against the mock by the suites")
+             "--probe-owner checks it, at a risk (docs/GATE.md); the suites check it against "
+             "the mock")
+# A membership with every field away from its default, so that a write that puts any field back
+# to its default shows (licence and notes are not the gate's own canaries: those are in B).
+NON_DEFAULT_MEMBERSHIP: dict[str, Any] = {
+    "is_admin": True, "is_coach": True, "license_expires_at": "2032-02-29T12:30:00Z",
+    "notes": "Set by the gate before the check", "structured_data": {"before": ["the", "check"]}}
+
+
+# -- the edge values of each field, from the spec ----------------------------------------------
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    schemas = load_api_spec()["components"]["schemas"]
+    while "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def field_limits() -> dict[str, int]:
+    """The spec's maximum length of each text field; structured_data's bytes and depth."""
+    schemas = load_api_spec()["components"]["schemas"]
+    limits = {name: _resolve(schemas["Profile"]["properties"][name])["maxLength"]
+              for name in PROFILE_INPUT_FIELDS}
+    membership = schemas["Membership"]["properties"]
+    limits["notes"] = _resolve(membership["notes"])["maxLength"]
+    data = _resolve(membership["structured_data"])
+    limits["structured_data_bytes"] = data["x-max-bytes"]
+    limits["structured_data_depth"] = data["x-max-depth"]
+    return limits
+
+
+# Scripts people write names in, precomposed (NFC-stable: a server may fairly normalise), with a
+# character beyond U+FFFF (four bytes in UTF-8, a surrogate pair in JSON); no blank at either end.
+_WORLD = "Åsa-Łódź-Nguyễn-李小龍-Σωκράτης-Мария-محمد-שׂרה-ภาษา-🦄-Zoë-"
+
+
+def filled(length: int, pattern: str = _WORLD) -> str:
+    """A text of exactly `length` characters (code points) from `pattern`, no blank at the ends."""
+    text = (pattern * (length // len(pattern) + 1))[:length]
+    text = text[:-1] + "z" if text[-1:] in "- " else text
+    assert len(text) == length and unicodedata.normalize("NFC", text) == text
+    return text
+
+
+def longest_locale(length: int) -> str:
+    """A well-formed BCP 47 tag of exactly `length` characters: private-use subtags of 1-8."""
+    tag = "zh-Hant-TW-x"
+    while len(tag) < length:
+        left = length - len(tag)  # a subtag takes a hyphen and 1 to 8 characters
+        if left == 1:
+            raise ValueError(f"no well-formed tag is {length} characters long this way")
+        size = left - 1 if left <= 9 else 7 if left == 10 else 8
+        tag += "-" + "gatechk9"[:size]
+    assert len(tag) == length, tag
+    return tag
+
+
+def largest_structured_data(max_bytes: int, depth: int) -> dict[str, Any]:
+    """An object exactly `max_bytes` long as compact UTF-8 JSON and `depth` levels deep."""
+    inner: dict[str, Any] = {"🦄": "tief"}
+    for level in range(depth - 1, 0, -1):
+        inner = {f"ébène{level}": inner}
+    inner["données"] = ""
+
+    def size(value: Any) -> int:
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+    room = max_bytes - size(inner)
+    pad = ""
+    while room >= 4:  # a four-byte character at a time, then ASCII for the rest
+        pad += "🦄"
+        room -= 4
+    inner["données"] = pad + "x" * room
+    assert size(inner) == max_bytes
+    return inner
+
+
+def edge_invites(limits: dict[str, int]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(what, profile, membership) of the invites that carry each field's edge values."""
+    return [
+        ("the longest values", {
+            "name": filled(limits["name"]), "role": filled(limits["role"]),
+            "expertise": filled(limits["expertise"]), "locale": longest_locale(limits["locale"]),
+        }, {
+            "is_admin": True, "is_coach": True, "license_expires_at": "9999-12-31T23:59:59Z",
+            "notes": filled(limits["notes"]),
+            "structured_data": largest_structured_data(limits["structured_data_bytes"],
+                                                       limits["structured_data_depth"]),
+        }),
+        ("nulls and the first instant", dict.fromkeys(PROFILE_INPUT_FIELDS), {
+            "is_admin": False, "is_coach": False, "license_expires_at": "0001-01-01T00:00:00Z",
+            "notes": None, "structured_data": {"null": None, "empty": [], "nested": {"": {}}},
+        }),
+    ]
 
 
 @dataclass
@@ -124,8 +232,10 @@ class GateChecks:
     """The gate's checks against one target; fills `result` (a SuiteResult named "gate")."""
 
     def __init__(self, target: Target, guard: Guard, snapshots: dict[str, Snapshot],
-                 fresh_email: Callable[[], str]) -> None:
+                 fresh_email: Callable[[], str], *, probe_owner: bool = False) -> None:
         self.target = target
+        self.probe_owner = probe_owner  # R9 on the owners, by choice (see owner_is_protected)
+        self.damage: list[str] = []  # what the R9 probe could not put back: for the report
         self.guard = guard
         self.snapshots = snapshots
         self.fresh_email = fresh_email
@@ -150,8 +260,11 @@ class GateChecks:
                   self.put_refuses_profile_and_read_only_fields, self.put_is_partial,
                   self.delete_is_soft_and_reinvite_keeps_identity,
                   self.writes_without_a_valid_key_change_nothing,
-                  self.avatars_stay_apart_on_a_shared_user]
-        self.result.skip("R9", R9_REASON, configured=True)
+                  self.avatars_stay_apart_on_a_shared_user, self.invites_keep_edge_values]
+        if self.probe_owner and not read_only:
+            writes.insert(0, self.owner_is_protected)  # first: the owners are back the soonest
+        else:
+            self.result.skip("R9", R9_REASON, configured=True)
         for step in reads:
             self._run(step)
         if read_only:
@@ -451,6 +564,36 @@ class GateChecks:
         self.expect_unchanged(member, stored, "SPEC",
                               "GET answers the member otherwise than the invite did")
 
+    def invites_keep_edge_values(self) -> None:
+        """R2/SPEC: invites with each field's edge values are stored exactly, never a 5xx.
+
+        The longest values the spec allows (beyond ASCII and beyond U+FFFF), nulls, the first and
+        last instants, the largest and deepest structured_data. A server may validate more
+        strictly than the spec (a 400 is noted, not failed); it may not fail (5xx) or change a
+        value it accepted. Each member is removed again at once, so it holds no seat.
+        """
+        for what, profile, membership in edge_invites(field_limits()):
+            email = self.fresh_email()
+            answer = self._invite(self.a, {"email": email, "profile": profile,
+                                           "membership": membership})
+            if answer.status == 400:
+                self.errors.append(f"POST /users with {what} of each field answered 400: a "
+                                   "stricter validation than the spec's, which the contract "
+                                   "allows; those values were not judged")
+                continue
+            self.expect_status(answer, 201, "SPEC", f"an invite with {what} the spec allows")
+            sent = {"email": email, "profile": profile, "membership": membership}
+            member = answer.body.get("member") or {}
+            self.expect_findings(new_user_profile(answer.answer, sent), "R2")
+            self.expect_findings(invite_result(answer.answer, sent, existing_user=False), "SPEC")
+            stored = self._get_member(self.a, member["user_id"], "SPEC",
+                                      f"the member invited with {what} is readable")
+            self.expect_unchanged(member, stored, "SPEC", f"GET of the member invited with {what} "
+                                  "answers otherwise than the invite did")
+            removed = self.a.remove(member["user_id"])
+            self.expect(removed.status == 204, "R6", f"DELETE of the member invited with {what} "
+                        f"answered {removed.status}")
+
     def _expect_membership(self, member: dict[str, Any], expected: dict[str, Any], rule: str,
                            what: str) -> None:
         wrong = membership_differences(expected, member, sent=True)
@@ -546,6 +689,13 @@ class GateChecks:
         """R6/R2: removing then inviting again makes a fresh membership, same identity."""
         e1 = self._require_e1()
         user_id = e1["member"]["user_id"]
+        # Every field away from its default first: a re-invite that brings any of them back
+        # shows, since the re-invite below sends none of them.
+        primed = self.a.update(user_id, NON_DEFAULT_MEMBERSHIP)
+        self.expect_status(primed, 200, "R5", "PUT of every membership field of a member this "
+                           "run invited")
+        self._expect_membership(primed.body, NON_DEFAULT_MEMBERSHIP, "R5",
+                                "after a PUT of every membership field")
         removed = self.a.remove(user_id)
         self.expect(removed.status == 204 and not removed.text.strip(), "R6",
                     f"DELETE of a member answered {removed.status} {removed.text[:200]!r}; want "
@@ -560,9 +710,7 @@ class GateChecks:
         self.expect_status(self.a.update(user_id, {"notes": "after removal"}), 404, "R1",
                            "a removed member is not found", code="user_not_found")
         profile = {"name": "Someone Else", "role": "Impostor", "locale": "de-DE"}
-        membership = {"notes": "after the re-invite", "structured_data": {"second": True}}
-        answer = self._invite(self.a, {"email": e1["email"], "profile": profile,
-                                       "membership": membership})
+        answer = self._invite(self.a, {"email": e1["email"], "profile": profile})
         self.expect_status(answer, 201, "R6", "inviting a removed member's address again")
         body = answer.body
         self.expect(body.get("existing_user") is True, "R2",
@@ -577,9 +725,9 @@ class GateChecks:
                                                 "re-inviting a removed member"), "R3")
         self.expect_unchanged(e1["member"]["profile"], member.get("profile"), "R2",
                               "inviting an existing user changed their profile")
-        defaults = {"is_admin": False, "is_coach": False, "license_expires_at": None}
-        self._expect_membership(member, {**defaults, **membership}, "R6",
-                                "a re-invite's membership comes from the new invite")
+        self._expect_membership(member, MEMBERSHIP_DEFAULTS, "R6",
+                                "a re-invite without membership fields makes a fresh membership "
+                                "of defaults, nothing of the removed one")
         self.expect_findings(not_before(e1["member"]["membership"].get("joined_at"),
                                         (member.get("membership") or {}).get("joined_at"), "R6",
                                         "the fresh membership's joined_at"), "R6")
@@ -618,8 +766,11 @@ class GateChecks:
         canary = f"gate-canary-{secrets.token_hex(8)}"
         self.canaries.append(canary)
         profile = {"name": "Gate Check Bo", "role": "Coachee", "locale": "en-GB"}
+        # Every field of B's membership away from its default: a write through A that puts any
+        # of them back to its default shows in B (R6), and none may show in A (R14).
         planted = self._invite(self.b, {"email": email, "profile": profile, "membership": {
-            "is_coach": True, "notes": canary, "structured_data": {"canary": canary}}})
+            "is_admin": True, "is_coach": True, "license_expires_at": "2033-03-03T03:03:03Z",
+            "notes": canary, "structured_data": {"canary": canary}}})
         self.expect_status(planted, 201, "R2", "inviting an address nobody has into Avatar B")
         in_b = planted.body["member"]
         user_id = in_b["user_id"]
@@ -648,9 +799,10 @@ class GateChecks:
                     "want ['expertise', 'name']")
         self.expect_unchanged(in_b["profile"], in_a.get("profile"), "R2",
                               "inviting an existing user changed their profile")
-        self._expect_membership(in_a, {"avatar_id": self.avatar["A"], "notes": "a-side",
-                                       "structured_data": {}, "is_coach": False}, "R14",
-                                "A's membership of a person B also has")
+        self._expect_membership(in_a, {**MEMBERSHIP_DEFAULTS, "avatar_id": self.avatar["A"],
+                                       "notes": "a-side"}, "R14",
+                                "A's membership of a person B also has holds what A's invite "
+                                "sent and defaults, nothing of B's")
         read = self.a.get(user_id)
         self.expect_status(read, 200, "R1", "the shared member is readable by A")
         self.expect(canary not in read.text, "R14",
@@ -661,6 +813,108 @@ class GateChecks:
         self.expect_findings(membership_elsewhere_kept(
             in_b, self.b.get(user_id).answer, "DELETE", "the person's membership in Avatar B"),
             "R6")
+
+    # -- R9, by choice -------------------------------------------------------------------------
+
+    def owner_is_protected(self) -> None:
+        """R9 (only with --probe-owner): no Avatar's owner can be demoted or removed.
+
+        Each Avatar's owner, as listed at the start, is sent PUT {"is_admin": false}, then
+        DELETE; a correct server answers both 409 owner_protected and changes nothing (R11). A
+        write the server accepts is undone at once, before R9 is failed: is_admin set true
+        again, or the owner invited back with the membership fields they had. What the API
+        cannot give back (an owner's is_owner and joined_at after a removal) is in `damage`.
+        A server that demoted its owner is not also asked to remove them.
+        """
+        for key, snap in self.snapshots.items():
+            owner = next((m for m in snap.members
+                          if (m.get("membership") or {}).get("is_owner") is True), None)
+            if owner is None:
+                self.errors.append(f"Avatar {key} lists no owner: R9 was not probed there")
+                continue
+            marks = self._marks()
+            try:
+                self._probe_owner(key, snap, owner)
+            except RuleViolation as violation:  # recorded here: the next Avatar is probed too
+                self.result.findings.append(Finding(violation.rule, SUITE, str(violation),
+                                                    reproduction(self._since(marks))))
+
+    def _probe_owner(self, key: str, snap: Snapshot, owner: dict[str, Any]) -> None:
+        client = self._client(key)
+        user_id = owner["user_id"]
+        email = str((owner.get("profile") or {}).get("email") or "")
+        who = f"Avatar {key}'s owner {user_id}"
+        with self.guard.probing_owner(key, user_id, email):
+            for write in ("demote", "remove"):
+                answer = None
+                try:
+                    if write == "demote":
+                        answer = client.update(user_id, {"is_admin": False})
+                    else:
+                        answer = client.remove(user_id)
+                finally:
+                    if answer is None:  # no answer (an error, a signal): it may have taken
+                        self._put_owner_back_if_gone(client, key, snap, owner, write)
+                if 200 <= answer.status < 300:
+                    undone = self._put_owner_back(client, key, snap, owner, write)
+                    self.expect(False, "R9", f"{answer.method} {self._path(answer)} of {who} "
+                                f"answered {answer.status}: the owner was {write}d ({undone}); "
+                                "want 409 owner_protected")
+                self.expect_status(answer, 409, "R9", f"{who} may not be {write}d",
+                                   code="owner_protected")
+                after = self._get_member(client, user_id, "R9", f"{who} is still a member")
+                self.expect_unchanged(owner, after, "R11", f"a refused attempt to {write} {who} "
+                                      "changed them")
+
+    def _put_owner_back_if_gone(self, client: ApiClient, key: str, snap: Snapshot,
+                                owner: dict[str, Any], write: str) -> None:
+        """After a protected write that got no answer: undo it if the owner shows it took."""
+        try:
+            now = client.get(owner["user_id"])
+        except (requests.RequestException, GuardRefusal):
+            now = None
+        took = now is None or (now.status == 404 if write == "remove" else (
+            now.status == 200 and isinstance(now.body, dict)
+            and (now.body.get("membership") or {}).get("is_admin") is False))
+        if took:
+            self._put_owner_back(client, key, snap, owner, write)
+
+    def _put_owner_back(self, client: ApiClient, key: str, snap: Snapshot,
+                        owner: dict[str, Any], write: str) -> str:
+        """Undo an accepted demotion or removal of `owner`; say how far that went."""
+        user_id = owner["user_id"]
+        email = str((owner.get("profile") or {}).get("email") or "")
+        had = owner.get("membership") or {}
+        try:
+            if write == "demote":
+                back = client.update(user_id, {"is_admin": had.get("is_admin", True)})
+            else:
+                back = client.invite({"email": email, "membership": {
+                    name: had[name] for name in MEMBERSHIP_DEFAULTS if name in had}})
+            now = client.get(user_id)
+        except (requests.RequestException, GuardRefusal) as error:
+            self.damage.append(f"Avatar {key}: the owner {user_id} ({email}) may have been "
+                               f"{write}d by the R9 probe and could not be put back "
+                               f"({type(error).__name__}: {error}); check them and restore them "
+                               "by hand")
+            return "and could not be put back"
+        if not (200 <= back.status < 300 and now.status == 200 and isinstance(now.body, dict)):
+            self.damage.append(f"Avatar {key}: the owner {user_id} ({email}) was {write}d by the "
+                               f"R9 probe and could not be put back ({back.method} answered "
+                               f"{back.status}); restore them by hand")
+            return "and could not be put back"
+        # The final check of the members present before the run compares with what could be
+        # put back, so that it reports the same harm only once (here).
+        index = next(i for i, m in enumerate(snap.members) if m.get("user_id") == user_id)
+        snap.members[index] = now.body
+        lost = [d for d in differences(owner, now.body)
+                if not d.startswith("/membership/updated_at")]
+        if lost:
+            self.damage.append(f"Avatar {key}: the owner {user_id} ({email}) was {write}d by the "
+                               f"R9 probe and put back at once, but the API cannot give back "
+                               f"all of it: {'; '.join(lost)}; restore it by hand")
+            return f"put back at once, except {'; '.join(lost)}"
+        return "put back at once"
 
     # -- checks over everything the gate saw ---------------------------------------------------
 
@@ -697,6 +951,25 @@ class GateChecks:
             rule = "R12" if 400 <= answer.status < 500 else "SPEC"
             self.flag(problem is None, rule, f"spec {answer.method} {answer.status}",
                       f"{where}, which the spec does not allow: {problem}", [answer])
+
+
+def owner_protection(target: Target, guard: Guard) -> tuple[SuiteResult, list[str]]:
+    """R9 alone, by choice (`make fuzz` with FUZZ_PROBE_OWNER=1): the check `--probe-owner`
+    adds to the gate, on each Avatar's owner as listed now. The result, and what could not be
+    put back (see GateChecks.owner_is_protected)."""
+    keys = {"A": target.key_a} | ({"B": target.key_b} if target.key_b else {})
+    snapshots = {}
+    for key, api_key in keys.items():
+        members, pages = walk(ApiClient(target.base_url, api_key, name=key))
+        snapshots[key] = Snapshot(key, members, pages)
+
+    def no_invites() -> str:
+        raise AssertionError("the owner probe invites nobody but the owner")
+
+    checks = GateChecks(target, guard, snapshots, no_invites, probe_owner=True)
+    checks._run(checks.owner_is_protected)
+    checks.result.requests = checks.a.requests + (checks.b.requests if checks.b else 0)
+    return checks.result, checks.damage + checks.errors
 
 
 def avatar_ids_in(value: Any) -> Iterator[Any]:

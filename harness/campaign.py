@@ -360,8 +360,10 @@ def plan(*, target: Target, real: bool, suites: list[str], seconds: float, seed:
 
 
 def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target | None,
-        seed: int, profile: str, suites: list[str], template: str) -> int:
-    """A campaign run of `python -m harness.fuzz` (see the module docstring); its exit status."""
+        seed: int, profile: str, suites: list[str], template: str,
+        first: Callable[[RunReport], SuiteResult] | None = None) -> int:
+    """A campaign run of `python -m harness.fuzz` (see the module docstring); its exit status.
+    `first` runs before the workers, in this process (the owner probe, FUZZ_PROBE_OWNER=1)."""
     shard = Shard.parse(args.shard)
     workers = max(1, args.workers) if external is None else 1  # see plan()
     seconds = args.minutes * 60
@@ -388,6 +390,8 @@ def run(args: argparse.Namespace, *, faults: tuple[str, ...], external: Target |
                ("example database", exampledb.describe(args.db))],
         secrets=[k for k in (external.key_a, external.key_b) if k] if external else [])
     report.requests, report.invites = 0, 0
+    if first is not None:
+        report.results.append(first(report))
     started, began = time.monotonic(), time.time()
     outcomes: list[WorkerOutcome] = []
     view = View(seconds=seconds, workers=workers, out=sys.stdout)

@@ -11,6 +11,10 @@ exercised, and for each failure the reproduction as curl commands (keys redacted
 
 FUZZ_WORKERS (default: the cores), FUZZ_SHARD and FUZZ_DB make it a campaign: harness.campaign.
 
+With FUZZ_PROBE_OWNER=1 (off by default) against a real server, R9 is judged too: each
+Avatar's owner is sent the writes R9 forbids (`maxgood-contract --probe-owner` does the same; its
+risk is in docs/GATE.md), and one that is accepted is undone at once.
+
 Exit status: 0 no rule broken, 1 some rule broken, 2 misconfigured or incomplete (a suite that
 never started or was stopped before its end, by the guard, a crash or an answer it could not
 handle; a request the guard refused as unsafe; a rule not judged for want of time or budget,
@@ -59,6 +63,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="switch on a fault of the embedded mock (repeatable) [FUZZ_FAULTS]")
     parser.add_argument("--base-url", default=None,
                         help="fuzz this server instead of the mock [MAXGOOD_BASE_URL]")
+    parser.add_argument("--probe-owner", action="store_true",
+                        default=env("FUZZ_PROBE_OWNER") == "1",
+                        help="against a real server, also try to demote and remove each "
+                        "Avatar's owner (R9), undoing an accepted write at once; see "
+                        "docs/GATE.md for the risk [FUZZ_PROBE_OWNER=1]")
     parser.add_argument("--suites", default=",".join(SUITES),
                         help="which suites, comma-separated (default %(default)s)")
     parser.add_argument("--report-dir",
@@ -150,6 +159,20 @@ def fuzz_suite(name: str, external: Target | None, faults: tuple[str, ...], seco
     return result
 
 
+def owner_probe(target: Target, report: RunReport) -> SuiteResult:
+    """R9 on a real server, by choice: the gate's own probe of the owners (--probe-owner)."""
+    from gate.scenarios import owner_protection  # the gate's check, not a copy of it
+
+    with counted(target, 60.0, email_template()) as guard:
+        try:
+            result, notes = owner_protection(target, guard)
+        finally:
+            report.requests = (report.requests or 0) + guard.requests
+            report.invites = (report.invites or 0) + guard.invites
+    report.notes[:0] = notes  # an owner not wholly put back comes first
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     faults = faults_from(args)
@@ -158,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     profile = os.environ["HYPOTHESIS_PROFILE"]
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
     suites = [s.strip() for s in args.suites.split(",") if s.strip()]
-    if set(suites) - set(SUITES):
-        print(f"unknown suite(s) {sorted(set(suites) - set(SUITES))}", file=sys.stderr)
+    if not suites or set(suites) - set(SUITES):
+        print(f"--suites names no suite or an unknown one ({args.suites!r}); "
+              f"the suites are {', '.join(SUITES)}", file=sys.stderr)
         return 2
     try:
         external = target_from_env(args.base_url)
@@ -176,9 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as error:
         print(f"harness.fuzz: {error}", file=sys.stderr)
         return 2
+    if args.probe_owner and external is None:
+        print("harness.fuzz: FUZZ_PROBE_OWNER=1 is for a real server (MAXGOOD_BASE_URL); the "
+              "stateful suite judges R9 on the embedded mock anyway", file=sys.stderr)
+    probe = external if args.probe_owner else None
     if args.workers > 1 or shard.count > 1:
         return campaign.run(args, faults=faults, external=external, seed=seed, profile=profile,
-                            suites=suites, template=email_template())
+                            suites=suites, template=email_template(),
+                            first=(lambda report: owner_probe(probe, report)) if probe else None)
     where = external.base_url if external else (
         f"the embedded mock{' with ' + ', '.join(faults) if faults else ''}")
     print(f"FUZZ_SEED={seed}  (replay: make fuzz FUZZ_SEED={seed} FUZZ_MINUTES={args.minutes:g}"
@@ -197,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     local = campaign.Local(args, report)  # the live view, example database and what was reached
     try:
         with local.watching():
+            if probe is not None:
+                print("-- the owners (FUZZ_PROBE_OWNER=1): R9", flush=True)
+                report.results.append(owner_probe(external, report))
             for index, name in enumerate(suites):
                 remaining = budget - (time.monotonic() - started)
                 share = remaining / (len(suites) - index)

@@ -186,6 +186,7 @@ class Guard:
         self.errors = 0  # requests that got no answer (connection errors, timeouts)
         self.unanswered = 0  # ...of them in a row, up to the last answer
         self.lost: str | None = None  # why the server counts as lost, once it does
+        self._owner: tuple[str, str, str] | None = None  # see `probing_owner`
 
     # -- the ledger -------------------------------------------------------------------------
 
@@ -229,6 +230,33 @@ class Guard:
             entry = self.ledger.get((key, user_id))
             if entry is not None:
                 entry.active = False
+
+    @contextlib.contextmanager
+    def probing_owner(self, key: str, user_id: str, email: str) -> Iterator[None]:
+        """Inside the block, writes through `key` may name its Avatar's owner `user_id`, and an
+        invite through `key` may name the owner's `email` (to put them back at once).
+
+        For the R9 probe a person asks for (`--probe-owner`, FUZZ_PROBE_OWNER=1) and nothing
+        else: the budgets still hold, and nothing here enters the ledger or the journal, so that
+        no cleanup ever removes an owner.
+        """
+        with self._lock:
+            self._owner = (key, user_id, email.strip().lower())
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._owner = None
+
+    def _the_owner(self, key: str | None, user_id: str | None, email: str | None,
+                   invite: bool) -> bool:
+        with self._lock:
+            owner = self._owner
+        if owner is None or key != owner[0]:
+            return False
+        if invite:
+            return isinstance(email, str) and email.strip().lower() == owner[2]
+        return user_id == owner[1]
 
     def is_template_email(self, email: object) -> bool:
         return isinstance(email, str) and self._emails.fullmatch(email.strip()) is not None
@@ -281,6 +309,7 @@ class Guard:
         invite: bool
         email: str | None
         user_id: str | None
+        owner: bool = False  # the R9 probe's write to the owner: never in the ledger
 
     def _refuse(self, refusal: GuardRefusal) -> None:
         with self._lock:
@@ -322,6 +351,7 @@ class Guard:
         elif invite:
             with contextlib.suppress(Unreadable):
                 email = invite_email(request)
+        owner = False  # a write of the R9 probe to the owner (see `probing_owner`)
         if self.teardown:
             # Cleanup may read, and remove what the ledger holds through the key that made it.
             if write and not (method == "DELETE" and user_id is not None
@@ -334,7 +364,8 @@ class Guard:
                                         url))
             if write and self.read_only:
                 self._refuse(UnsafeRequest("read-only run: no writes", method, url))
-            if write and ours and self.enforce_ledger:
+            owner = write and ours and self._the_owner(key, user_id, email, invite)
+            if write and ours and self.enforce_ledger and not owner:
                 if invite:
                     if email is not None and not self.is_template_email(email):
                         self._refuse(UnsafeRequest(
@@ -346,14 +377,19 @@ class Guard:
                 elif not self.owns(user_id, key):
                     self._refuse(UnsafeRequest(
                         f"a write to user {user_id!r}, whom this run did not invite", method, url))
-            if method == "DELETE" and user_id is not None and self._removable(key, user_id):
+            if owner:
+                # Putting an owner back must never be refused for a spent budget: the probe's
+                # few writes are counted, not held to it.
+                with self._lock:
+                    self.requests += 1
+            elif method == "DELETE" and user_id is not None and self._removable(key, user_id):
                 # Removing the run's own member only shrinks its footprint: a suite's own
                 # cleanup must go through even after a budget is spent.
                 with self._lock:
                     self.requests += 1
             else:
                 self._spend(method, url, invite)
-        if invite and email is not None and self.journal is not None:
+        if invite and email is not None and self.journal is not None and not owner:
             try:
                 self.journal.inviting(key, email)  # durable before the invite leaves
             except OSError as error:
@@ -364,7 +400,7 @@ class Guard:
                 self._refuse(UnsafeRequest(f"the ledger cannot be written ({error}): an invite "
                                            "it does not hold could not be cleaned up", method,
                                            url))
-        return self._Plan(key, invite, email, user_id)
+        return self._Plan(key, invite, email, user_id, owner)
 
     def _removable(self, key: str | None, user_id: str) -> bool:
         with self._lock:
@@ -452,7 +488,9 @@ class Guard:
             self.statuses[status] += 1
             if plan.invite:
                 self._pending_invites = max(0, self._pending_invites - 1)
-            if plan.invite and status == 201:
+            if plan.invite and status == 201 and plan.owner:
+                self.invites += 1  # the owner put back: counted, never removed by cleanup
+            elif plan.invite and status == 201:
                 self.invites += 1
                 member = body.get("member") if isinstance(body, dict) else None
                 user_id = member.get("user_id") if isinstance(member, dict) else None

@@ -9,9 +9,12 @@ tests can prove that the suites catch each fault by the rule it breaks.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+
+from openapi import load_api_spec
 
 from .core.errors import AlreadyMember, ApiError, NotFound, ReadOnlyField
 from .core.service import MEMBERSHIP_DEFAULTS, Invited, MemberService
@@ -246,6 +249,49 @@ def _delete_removes_other_memberships(
             self.store.mark_removed(membership, self.now())
 
 
+@fault(
+    "delete_revokes_roles_elsewhere",
+    "R6",
+    "DELETE also revokes the person's admin rights and licence in every other Avatar",
+    "remove_member",
+)
+def _delete_revokes_roles_elsewhere(
+    self: MemberService, original: Wrapper, avatar_id: str, user_id: str
+) -> None:
+    original(avatar_id, user_id)
+    # Roles revoked per user instead of per membership: the other Avatars lose them too.
+    for membership in self.store.memberships_of(user_id):
+        if membership.avatar_id != avatar_id and not membership.is_owner:
+            membership.is_admin = False
+            membership.license_expires_at = None
+
+
+@fault(
+    "reinvite_restores_removed_membership",
+    "R6",
+    "Inviting a removed member again brings back the removed membership's fields not sent",
+    "invite",
+)
+def _reinvite_restores_removed_membership(
+    self: MemberService, original: Wrapper, avatar_id: str, body: Any
+) -> Invited:
+    email = body.get("email") if isinstance(body, dict) else None
+    user_id = self.store.users_by_email.get(self.email_key(email)) if isinstance(
+        email, str) else None
+    removed = self.store.memberships.get((avatar_id, user_id)) if user_id else None
+    kept = dict(vars(removed)) if removed is not None and removed.status == REMOVED else None
+    invited: Invited = original(avatar_id, body)
+    if kept is None:
+        return invited
+    # The old row reactivated: what the invite did not send comes back from before.
+    sent = body.get("membership") or {}
+    membership = self.store.memberships[(avatar_id, kept["user_id"])]
+    for name in MEMBERSHIP_DEFAULTS:
+        if name not in sent:
+            setattr(membership, name, kept[name])
+    return Invited(invited.existing_user, invited.ignored_profile_fields, self.view(membership))
+
+
 @fault("owner_removable", "R9", "DELETE removes the Avatar's owner", "remove_member")
 def _owner_removable(self: MemberService, original: Wrapper, avatar_id: str, user_id: str) -> None:
     membership = self.membership_or_404(avatar_id, user_id)
@@ -253,6 +299,26 @@ def _owner_removable(self: MemberService, original: Wrapper, avatar_id: str, use
         self.store.mark_removed(membership, self.now())
         return
     original(avatar_id, user_id)
+
+
+@fault(
+    "owner_demotable", "R9", "PUT sets the owner's is_admin to false", "update_member"
+)
+def _owner_demotable(
+    self: MemberService, original: Wrapper, avatar_id: str, user_id: str, body: Any
+) -> Any:
+    if not (isinstance(body, dict) and body.get("is_admin") is False):
+        return original(avatar_id, user_id, body)
+    changes = self.schemas.update(body)
+    with self.store.lock:
+        membership = self.membership_or_404(avatar_id, user_id)
+        if not membership.is_owner:
+            return original(avatar_id, user_id, body)
+        # The owner check forgotten: the change is applied like any other.
+        for name, value in changes.items():
+            setattr(membership, name, value)
+        membership.updated_at = max(self.now(), membership.updated_at + timedelta(microseconds=1))
+        return self.view(membership)
 
 
 # -- R7 Invite limits --------------------------------------------------------------------------
@@ -373,6 +439,75 @@ def _non_ascii_name_500(self: MemberService, original: Wrapper, avatar_id: str, 
     name = profile.get("name") if isinstance(profile, dict) else None
     if isinstance(name, str) and not name.isascii():
         raise UnicodeEncodeError("ascii", name, 0, 1, "the name is not ASCII")
+    return original(avatar_id, body)
+
+
+def _profile_limits() -> dict[str, int]:
+    schemas = load_api_spec()["components"]["schemas"]
+    return {name.lower(): schemas[name]["maxLength"]
+            for name in ("Name", "Role", "Expertise", "Locale")}
+
+
+@fault(
+    "long_profile_value_500",
+    "SPEC",
+    "An invite with a profile value of the spec's maximum length answers 500",
+    "invite",
+)
+def _long_profile_value_500(
+    self: MemberService, original: Wrapper, avatar_id: str, body: Any
+) -> Any:
+    request = self.schemas.invite(body)  # a valid body: 400 stays 400
+    profile = request.get("profile") or {}
+    for name, limit in _profile_limits().items():
+        value = profile.get(name)
+        if isinstance(value, str) and len(value) >= limit:
+            # A column one character shorter than the spec's limit.
+            raise ValueError(f"value too long for column {name} ({limit - 1})")
+    return original(avatar_id, body)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+@fault(
+    "astral_character_500",
+    "SPEC",
+    "An invite with a character beyond U+FFFF (an emoji) in its membership answers 500",
+    "invite",
+)
+def _astral_character_500(
+    self: MemberService, original: Wrapper, avatar_id: str, body: Any
+) -> Any:
+    membership = body.get("membership") if isinstance(body, dict) else None
+    if any(ord(c) > 0xFFFF for text in _texts(membership) for c in text):
+        # A three-byte UTF-8 column (MySQL's utf8mb3) cannot hold it.
+        raise UnicodeEncodeError("utf8mb3", "", 0, 1, "a character beyond the BMP")
+    return original(avatar_id, body)
+
+
+@fault(
+    "far_license_date_500",
+    "SPEC",
+    "An invite with license_expires_at after 2038-01-19 answers 500",
+    "invite",
+)
+def _far_license_date_500(
+    self: MemberService, original: Wrapper, avatar_id: str, body: Any
+) -> Any:
+    request = self.schemas.invite(body)
+    expires = (request.get("membership") or {}).get("license_expires_at")
+    if expires is not None and expires.timestamp() > 2**31 - 1:
+        raise OverflowError("timestamp out of range for a 32-bit column")
     return original(avatar_id, body)
 
 

@@ -33,7 +33,7 @@ from judge.members import read_only_refusal
 
 from . import strategies as s
 from .driver import FRAME_PAGE_LIMIT, Example, Step, said, step, violation_class
-from .model import email_key
+from .model import Seat, email_key
 
 __all__ = ["FRAME_PAGE_LIMIT", "TwoAvatars", "violation_class"]
 
@@ -120,6 +120,24 @@ class TwoAvatars(Example, RuleBasedStateMachine):
     ) -> None:
         """Again: R8 where active, R6 back after a removal, R2 elsewhere; any spelling (R3)."""
         self.invite(avatar, self.model.people[user].email, form, profile, membership)
+
+    def removed_holding_data(self) -> list[tuple[str, str]]:
+        """(avatar, user) of each removed membership with a field away from its default."""
+        blank = Seat.invited(None)
+        return [(avatar, user) for avatar in self.model.avatars
+                for user, seat in sorted(self.model.removed[avatar].items())
+                if replace(seat, joined_at=None, updated_at=None) != blank]
+
+    @precondition(lambda self: self.may_invite() and self.removed_holding_data())
+    @rule(data=st.data(), form=s.email_forms, membership=s.few_memberships)
+    @step
+    def invite_removed_person_again(
+        self, data: st.DataObject, form: str, membership: dict[str, Any] | None
+    ) -> None:
+        """R6: a fresh membership, whatever the removed one held: each field not sent is at its
+        default, which a server bringing the removed membership back would not show."""
+        avatar, user = data.draw(st.sampled_from(self.removed_holding_data()))
+        self.invite(avatar, self.model.people[user].email, form, None, membership)
 
     @precondition(lambda self: self.may_invite() and len(self.model.avatars) == 2)
     @rule(user=invited, form=s.email_forms, profile=s.some_profile, membership=s.memberships)

@@ -52,12 +52,20 @@ def _rfc3339(moment: datetime, zone: timezone) -> str:
     return text.replace("+00:00", "Z")
 
 
+# The spec's edges as well: a server that cannot store year 1, year 9999 or a moment past
+# 2038-01-19 (a 32-bit timestamp) must show it.
+_EDGE_DATE_TIMES = (
+    "0001-01-01T00:00:00Z",
+    "2038-01-19T03:14:08Z",
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59+14:00",
+)
 # Whole seconds only: servers may keep less precision, and instants are compared, not strings.
 date_times = st.builds(
     _rfc3339,
     st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2031, 12, 31)),
     st.sampled_from(_OFFSETS),
-)
+) | st.sampled_from(_EDGE_DATE_TIMES)
 _json_scalars = (
     st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(_LETTERS, max_size=12)
 )
@@ -100,6 +108,10 @@ _profile_values: dict[str, st.SearchStrategy[Any]] = {
 some_profile = st.fixed_dictionaries({}, optional=_profile_values).filter(bool)
 profiles = st.none() | st.fixed_dictionaries({}, optional=_profile_values)
 memberships = st.none() | _some_membership | _full_membership
+# Inviting someone again sends few fields or none: each one left out must come out at its
+# default (R6), which a server bringing back a removed membership's fields would not show
+# if the invite sent them.
+few_memberships = st.none() | _some_membership.filter(lambda fields: len(fields) <= 2)
 
 # Which Avatar's key writes to a person: mostly their own (the first they are a member of).
 whose_avatar = st.sampled_from(("own", "own", "own", "other"))

@@ -131,6 +131,16 @@ RULE_TESTS: dict[str, RuleTest] = {
     "delete_removes_other_memberships": RuleTest(
         r06.test_r6_delete_removes_only_this_avatars_membership
     ),
+    "delete_revokes_roles_elsewhere": RuleTest(
+        r06.test_r6_delete_leaves_every_field_of_the_other_avatars_membership
+    ),
+    "reinvite_restores_removed_membership": RuleTest(
+        r06.test_r6_reinvite_makes_a_fresh_membership_from_the_new_invite
+    ),
+    "owner_demotable": RuleTest(
+        r08.test_r9_put_that_sets_the_owners_is_admin_false_answers_409_owner_protected,
+        {"body": {"is_admin": False}},
+    ),
     "owner_removable": RuleTest(
         r08.test_r9_delete_of_the_owner_answers_409_owner_protected, {"avatar": "a"}
     ),
@@ -161,6 +171,14 @@ RULE_TESTS: dict[str, RuleTest] = {
     # SPEC faults: the answer check every test gets (conftest) is the rule's test.
     "non_ascii_name_500": RuleTest(
         edges.test_odd_unicode_round_trips_exactly, {"text": "🦄 Unicorn Üñíçødé"}
+    ),
+    "long_profile_value_500": RuleTest(edges.test_a_long_name_counts_characters_not_bytes),
+    "astral_character_500": RuleTest(
+        edges.test_odd_unicode_round_trips_exactly, {"text": "🦄 Unicorn Üñíçødé"}
+    ),
+    "far_license_date_500": RuleTest(
+        r02.test_r2_invite_of_new_email_keeps_every_edge_value_exactly,
+        {"profile": "nulls", "membership": "far-future"},
     ),
     "wrong_field_type": RuleTest(r01.test_r1_get_of_own_member_shows_this_avatars_membership),
 }
@@ -248,6 +266,28 @@ def _(env: SimpleNamespace) -> bool:
     return env.b.get(env.seed.shared_id).status_code == 404
 
 
+@probe("delete_revokes_roles_elsewhere")
+def _(env: SimpleNamespace) -> bool:
+    env.b.put(env.seed.shared_id, {"is_admin": True, "is_coach": True,
+                                   "license_expires_at": "2031-01-31T12:00:00Z"})
+    env.a.delete(env.seed.shared_id)
+    in_b = env.b.get(env.seed.shared_id)
+    return in_b.status_code == 200 and in_b.json["membership"]["is_admin"] is not True
+
+
+@probe("reinvite_restores_removed_membership")
+def _(env: SimpleNamespace) -> bool:
+    first = env.a.invite("back@example.com", membership={"notes": "First stay."})
+    env.a.delete(first.json["member"]["user_id"])
+    again = env.a.invite("back@example.com")
+    return again.status_code == 201 and again.json["member"]["membership"]["notes"] is not None
+
+
+@probe("owner_demotable")
+def _(env: SimpleNamespace) -> bool:
+    return env.a.put(env.seed.owner_a["user_id"], {"is_admin": False}).status_code == 200
+
+
 @probe("owner_removable")
 def _(env: SimpleNamespace) -> bool:
     return env.a.delete(env.seed.owner_a["user_id"]).status_code == 204
@@ -296,6 +336,22 @@ def _(env: SimpleNamespace) -> bool:
 @probe("non_ascii_name_500")
 def _(env: SimpleNamespace) -> bool:
     return env.a.invite("zoe@example.com", profile={"name": "Zoë"}).status_code >= 500
+
+
+@probe("long_profile_value_500")
+def _(env: SimpleNamespace) -> bool:
+    return env.a.invite("long@example.com", profile={"name": "x" * 200}).status_code >= 500
+
+
+@probe("astral_character_500")
+def _(env: SimpleNamespace) -> bool:
+    return env.a.invite("astral@example.com", membership={"notes": "🦄"}).status_code >= 500
+
+
+@probe("far_license_date_500")
+def _(env: SimpleNamespace) -> bool:
+    far = {"license_expires_at": "2040-01-01T00:00:00Z"}
+    return env.a.invite("far@example.com", membership=far).status_code >= 500
 
 
 @probe("wrong_field_type")

@@ -171,3 +171,15 @@ def test_make_fuzz_finds_a_fault_by_its_rule_and_prints_how_to_replay(tmp_path: 
     assert "FUZZ_SEED=7" in done.stdout.splitlines()[0]
     assert "FAIL R2" in done.stdout and "curl" in done.stdout
     assert 'type="R2"' in (tmp_path / "junit.xml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("suites", ["", " , ", "stateful,nonesuch"])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_run_that_names_no_known_suite_is_refused(
+    suites: str, workers: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When make fuzz is asked for no suite, or one it does not know, on one worker or several
+    status = fuzz.main(["--suites", suites, "--workers", workers, "--minutes", "0.05"])
+    # Then it refuses at once, misconfigured, naming the suites it has
+    assert status == 2
+    assert "the suites are stateful, contract" in capsys.readouterr().err

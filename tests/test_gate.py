@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -33,6 +34,7 @@ from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport
 from judge.instants import instant
 from judge.members import same
+from mock_server.faults import CATALOGUE
 
 BIN = Path(sys.executable).parent
 KEY_A = "mgak_gatetesta1.secret-of-avatar-a-for-the-gate-tests"
@@ -124,7 +126,7 @@ class MockProcess:
     base_url: str
     process: subprocess.Popen[bytes]
 
-    def lists(self) -> dict[str, bytes]:
+    def lists(self, limit: int = 2) -> dict[str, bytes]:
         """Each Avatar's members as the list answers them, page by page (limit 2 to cross
         pages): every key in its order and every character as sent. Only the cursors are left
         out: the mock's carry the time they were issued."""
@@ -132,7 +134,7 @@ class MockProcess:
         for name, key in (("A", KEY_A), ("B", KEY_B)):
             body, cursor = b"", None
             while True:
-                params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+                params = {"limit": limit} | ({"cursor": cursor} if cursor else {})
                 answer = requests.get(f"{self.base_url}/users", params=params, timeout=10,
                                       headers={"Authorization": f"Bearer {key}"})
                 assert answer.status_code == 200, answer.text
@@ -144,6 +146,13 @@ class MockProcess:
                     break
             pages[name] = body
         return pages
+
+
+def listed_only(pages: bytes, reference: bytes) -> bytes:
+    """A one-page list (MockProcess.lists(limit=100)) without the members `reference` lacks."""
+    known = {m["user_id"] for m in json.loads(reference)}
+    kept = [m for m in json.loads(pages) if m["user_id"] in known]
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
 @pytest.fixture(scope="module")
@@ -342,23 +351,159 @@ def test_gate_fails_a_server_whose_invite_overwrites_identity(
     assert faulty.lists() == before
 
 
+# The catalogued faults a production-safe run cannot witness, each with the reason; the same
+# list, with the same reasons, is in docs/GATE.md. Every other fault fails the gate's own checks
+# under the default budgets.
+UNWITNESSABLE = {
+    "owner_removable": "R9: only --probe-owner writes to an owner",
+    "owner_demotable": "R9: only --probe-owner writes to an owner",
+    "seat_limit_off_by_one": "R7: reaching a seat limit costs 25 to 500 invites",
+    "invite_rate_limit_off": "R7: reaching the hourly limit costs 60 invites",
+}
+
+
 @pytest.mark.xdist_group("gate-faults")
-@pytest.mark.parametrize(("fault", "rule"), [
-    ("delete_removes_other_memberships", "R6"),
-    ("get_shows_other_avatar_notes", "R14"),
-    ("put_resets_unsent_fields", "R5"),
-    ("delete_without_key", "R13"),
-    ("pagination_drops_boundary_item", "R10"),
-])
-def test_gate_names_the_rule_a_faulty_server_breaks(
-    mock_factory, tmp_path: Path, fault: str, rule: str
+@pytest.mark.parametrize("fault", sorted(set(CATALOGUE) - set(UNWITNESSABLE)))
+def test_gate_under_its_default_budgets_names_the_rule_each_fault_breaks(
+    mock_factory, tmp_path: Path, fault: str
 ) -> None:
+    # Given a server with one catalogued fault, members before the run in both Avatars
     faulty = mock_factory(fault)
-    before = faulty.lists()
+    # (one page: a list that shows removed members cannot be paged through)
+    page = 100 if fault == "list_shows_removed" else 2
+    before = faulty.lists(page)
+    # When the gate's own checks run with their default budgets (no budget option given)
     run = gate(tmp_path, "--base-url", faulty.base_url, "--suites", "gate")
+    # Then it fails, naming the rule the fault breaks, and leaves every member as it was
     assert run.status == 1, run.stdout + run.stderr
-    assert rule in run.failed, run.stdout
-    assert faulty.lists() == before
+    assert CATALOGUE[fault].rule in run.failed, run.stdout
+    after = faulty.lists(page)
+    if fault == "list_shows_removed":  # the run's removed members still listed: the fault itself
+        after = {key: listed_only(after[key], before[key]) for key in after}
+    assert after == before
+
+
+def test_the_faults_the_gate_cannot_witness_are_the_ones_its_docs_list() -> None:
+    docs = (Path(__file__).parents[1] / "docs" / "GATE.md").read_text(encoding="utf-8")
+    section = docs.split("### What a production-safe run cannot witness", 1)[1].split("\n#", 1)[0]
+    listed = set(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE))
+    assert listed == set(UNWITNESSABLE) and listed <= set(CATALOGUE)
+
+
+# --- R9 on a real server, by choice (--probe-owner, FUZZ_PROBE_OWNER=1) -------------------------
+
+
+def members_of(pages: bytes) -> dict[str, dict]:
+    return {m["user_id"]: m for line in pages.splitlines() for m in json.loads(line)}
+
+
+def owners(pages: dict[str, bytes]) -> dict[str, dict]:
+    return {key: next(m for m in members_of(text).values() if m["membership"]["is_owner"])
+            for key, text in pages.items()}
+
+
+def without(member: dict, *names: str) -> dict:
+    return {**member, "membership": {k: v for k, v in member["membership"].items()
+                                     if k not in names}}
+
+
+@pytest.mark.xdist_group("gate-faults")
+def test_gate_probe_owner_passes_owners_the_server_protects_and_touches_nothing(
+    mock_factory, tmp_path: Path
+) -> None:
+    # Given a server that protects its owners
+    server = mock_factory()
+    before = server.lists()
+    # When the gate probes the owners on purpose
+    run = gate(tmp_path, "--base-url", server.base_url, "--suites", "gate", "--probe-owner")
+    # Then R9 is judged and passes, and every member, the owners too, is exactly as it was
+    assert run.status == 0, run.stdout + run.stderr
+    case = run.testcase("R9")
+    assert case.find("skipped") is None and case.find("failure") is None
+    assert server.lists() == before
+
+
+@pytest.mark.xdist_group("gate-faults")
+@pytest.mark.parametrize("fault", ["owner_demotable", "owner_removable"])
+def test_gate_probe_owner_fails_r9_and_puts_the_owner_back_at_once(
+    mock_factory, tmp_path: Path, fault: str
+) -> None:
+    # Given a server that lets an owner be demoted, or removed
+    server = mock_factory(fault)
+    before = server.lists()
+    # When the gate probes the owners on purpose
+    run = gate(tmp_path, "--base-url", server.base_url, "--suites", "gate", "--probe-owner")
+    # Then it fails R9, naming the write that was accepted
+    assert run.status == 1, run.stdout + run.stderr
+    assert run.failed == {"R9"}, run.stdout
+    assert "want 409 owner_protected" in run.testcase("R9").find("failure").text
+    # And each owner is back at once, as far as the API allows: demoted, every field but
+    # updated_at as it was; removed, listed again with the same membership fields, and the run
+    # says what it could not give back (is_owner, joined_at)
+    after = server.lists()
+    for key, owner in owners(before).items():
+        now = members_of(after[key])[owner["user_id"]]
+        if fault == "owner_demotable":
+            assert without(now, "updated_at") == without(owner, "updated_at")
+        else:
+            moved = ("is_owner", "joined_at", "updated_at")
+            assert without(now, *moved) == without(owner, *moved)
+            assert f"the owner {owner['user_id']}" in run.stdout and "by hand" in run.stdout
+    # and nothing else changed
+    for key in before:
+        rest = {k: m for k, m in members_of(after[key]).items()
+                if not m["membership"]["is_owner"]} if fault == "owner_demotable" else {}
+        assert all(members_of(before[key])[k] == m for k, m in rest.items())
+
+
+@pytest.mark.xdist_group("gate-faults")
+def test_gate_without_probe_owner_never_writes_to_an_owner(mock_factory, tmp_path: Path) -> None:
+    # Given a server that lets an owner be removed: a probe would remove them
+    server = mock_factory("owner_removable")
+    before = server.lists()
+    # When the gate runs without --probe-owner
+    run = gate(tmp_path, "--base-url", server.base_url, "--suites", "gate")
+    # Then R9 is skipped, saying how to check it, and the owners are untouched
+    assert run.status == 0, run.stdout + run.stderr
+    assert "--probe-owner" in run.testcase("R9").find("skipped").get("message")
+    assert server.lists() == before
+
+
+def test_gate_refuses_probe_owner_with_read_only(tmp_path: Path) -> None:
+    run = gate(tmp_path, "--base-url", "http://127.0.0.1:9/v1beta", "--probe-owner",
+               "--read-only")
+    assert run.status == 2 and "--probe-owner" in run.stderr
+
+
+@pytest.mark.xdist_group("gate-faults")
+@pytest.mark.parametrize(("fault", "verdict"), [("", "pass"), ("owner_demotable", "FAIL")])
+def test_make_fuzz_with_fuzz_probe_owner_judges_r9_on_a_real_server(
+    mock_factory, tmp_path: Path, fault: str, verdict: str
+) -> None:
+    # Given a server outside the process, with or without a broken R9
+    server = mock_factory(*filter(None, [fault]))
+    before = server.lists()
+    # When make fuzz runs against it with FUZZ_PROBE_OWNER=1 (no suite and one worker: quick)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MAXGOOD_", "FUZZ_"))}
+    environment |= {"MAXGOOD_BASE_URL": server.base_url, "MAXGOOD_API_KEY": KEY_A,
+                    "MAXGOOD_API_KEY_B": KEY_B, "FUZZ_PROBE_OWNER": "1", "FUZZ_MINUTES": "0.1",
+                    "FUZZ_WORKERS": "1"}
+    done = subprocess.run([sys.executable, "-m", "harness.fuzz", "--suites", "",
+                           "--report-dir", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env=environment, cwd=Path(__file__).parents[1])
+    # Then R9 is judged, and fails only where the server broke it; the owners are as they were
+    # (where one was demoted, put back: all but updated_at)
+    assert (tmp_path / "summary.md").exists(), done.stdout + done.stderr
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    row = next(line for line in summary.splitlines() if line.startswith("| R9 |"))
+    assert verdict in row, done.stdout + done.stderr
+    assert (done.returncode == 1) is (verdict == "FAIL"), done.stdout + done.stderr
+    after = server.lists()
+    for key, owner in owners(before).items():
+        now = members_of(after[key])[owner["user_id"]]
+        assert without(now, "updated_at") == without(owner, "updated_at")
+    if not fault:
+        assert after == before
 
 
 @pytest.mark.xdist_group("gate-faults")
@@ -496,6 +641,34 @@ def test_guard_lets_the_run_write_to_its_own_members_only_through_the_right_key(
     send(g, prepared("DELETE", "/users/u1"), 204)
     assert [(e.key, e.user_id, e.active) for e in g.entries()] == [
         ("A", "u1", False), ("B", "u2", True)]
+
+
+@pytest.mark.xdist_group("gate-unit")
+def test_guard_lets_only_the_owner_probe_name_the_owner_and_never_ledgers_it() -> None:
+    # Given a guard whose request budget is already spent
+    g = guard(max_requests=1, wind_down_requests=0)
+    send(g, prepared("GET", "/users"))
+    # Then outside the probe the owner is out of reach, as any member the run did not invite
+    with pytest.raises(UnsafeRequest):
+        send(g, prepared("PUT", "/users/own", {"is_admin": False}))
+    # And inside it, through the owner's own key: the protected writes and putting them back,
+    # whatever the budget says (an owner must never be left demoted for a spent budget)
+    with g.probing_owner("A", "own", " Owner@Customer.example"):
+        send(g, prepared("PUT", "/users/own", {"is_admin": False}))
+        send(g, prepared("DELETE", "/users/own"), 204)
+        send(g, prepared("POST", "/users", {"email": "owner@customer.example"}), 201,
+             invited("own", existing=True))
+        # but nobody else, and not through the other key
+        for method, path, body, key in (("DELETE", "/users/own", None, "key-b"),
+                                        ("PUT", "/users/someone", {"notes": "x"}, "key-a"),
+                                        ("POST", "/users", {"email": "ceo@customer.example"},
+                                         "key-a")):
+            with pytest.raises(UnsafeRequest):
+                send(g, prepared(method, path, body, key=key))
+    # And the owner put back is no member of the run's: cleanup never removes them
+    assert g.entries() == [] and g.invites == 1
+    with pytest.raises(UnsafeRequest):
+        send(g, prepared("DELETE", "/users/own"))
 
 
 @pytest.mark.xdist_group("gate-unit")

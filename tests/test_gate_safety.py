@@ -555,7 +555,7 @@ def test_cleanup_reports_a_member_already_gone(
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("gate-safety")
-@pytest.mark.parametrize(("mode", "after"), [("refuse", 60), ("hang", 75)])
+@pytest.mark.parametrize(("mode", "after"), [("refuse", 60), ("hang", 85)])
 def test_a_server_lost_mid_run_is_incomplete_not_a_violation(
     mock: MockProcess, proxy: Proxy, tmp_path: Path, mode: str, after: int
 ) -> None:

@@ -52,6 +52,37 @@ def test_r2_invite_of_new_email_creates_user_from_profile_sent(api_a: Api, admin
     assert api_a.get(member["user_id"]).json == member
 
 
+EDGE_PROFILES = {
+    "longest": {"name": "Ø" * 200, "role": "角" * 100, "expertise": "e\u0301" * 250,
+                "locale": "x" * 35},
+    "nulls": {"name": None, "role": None, "expertise": None, "locale": None},
+}
+EDGE_MEMBERSHIPS = {
+    "far-future": {"is_admin": True, "license_expires_at": "9999-12-31T23:59:59Z",
+                   "notes": "🦄" * 2000},
+    "far-past": {"is_coach": True, "license_expires_at": "0001-01-01T00:00:00Z",
+                 "notes": None, "structured_data": {"ü": [None, True, 1.5, {"d": {}}]}},
+}
+
+
+@pytest.mark.parametrize("profile", EDGE_PROFILES)
+@pytest.mark.parametrize("membership", EDGE_MEMBERSHIPS)
+def test_r2_invite_of_new_email_keeps_every_edge_value_exactly(
+    api_a: Api, profile: str, membership: str
+) -> None:
+    # Given values at the edges the spec allows: maximum lengths, non-ASCII, nulls, far dates
+    sent_profile, sent_membership = EDGE_PROFILES[profile], EDGE_MEMBERSHIPS[membership]
+    # When A invites a new email with them
+    answer = api_a.invite("edge@example.com", profile=sent_profile, membership=sent_membership)
+    # Then the user and membership hold exactly what was sent
+    assert answer.status_code == 201, answer.get_data(as_text=True)[:300]
+    member = api_a.get(answer.json["member"]["user_id"]).json
+    assert {k: member["profile"][k] for k in sent_profile} == sent_profile
+    for name, value in sent_membership.items():
+        got = member["membership"][name]
+        assert (instant(got) == instant(value)) if name == "license_expires_at" else got == value
+
+
 def test_r2_invite_of_new_email_without_profile_leaves_profile_fields_null(api_a: Api) -> None:
     # Given an email no user has
     # When A invites it with the email only

@@ -22,6 +22,20 @@ def test_r6_delete_removes_only_this_avatars_membership(api_a: Api, api_b: Api, 
     assert seed.shared_id in api_b.list_ids()
 
 
+def test_r6_delete_leaves_every_field_of_the_other_avatars_membership(
+    api_a: Api, api_b: Api, seed: Any
+) -> None:
+    # Given the shared user, whose membership in B holds a value other than the default in
+    # every field (a change to a default would not show on a default)
+    in_b_before = api_b.put(seed.shared_id, {
+        "is_admin": True, "is_coach": True, "license_expires_at": "2031-01-31T12:00:00Z",
+        "notes": "Kept by B.", "structured_data": {"kept": ["by", "B"]}}).json
+    # When A removes them
+    assert api_a.delete(seed.shared_id).status_code == 204
+    # Then B's membership is exactly as it was, field by field
+    assert api_b.get(seed.shared_id).json == in_b_before
+
+
 def test_r6_removed_member_is_absent_from_the_list_and_get_answers_404(
     api_a: Api, seed: Any
 ) -> None:
