@@ -176,9 +176,11 @@ def test_make_fuzz_finds_a_fault_by_its_rule_and_prints_how_to_replay(tmp_path: 
 @pytest.mark.parametrize("suites", ["", " , ", "stateful,nonesuch"])
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_run_that_names_no_known_suite_is_refused(
-    suites: str, workers: str, capsys: pytest.CaptureFixture[str]
+    suites: str, workers: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # When make fuzz is asked for no suite, or one it does not know, on one worker or several
+    monkeypatch.delenv("FUZZ_PROBE_OWNER", raising=False)
     status = fuzz.main(["--suites", suites, "--workers", workers, "--minutes", "0.05"])
     # Then it refuses at once, misconfigured, naming the suites it has
     assert status == 2
