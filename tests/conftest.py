@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +44,11 @@ from judge.auth import unauthenticated
 from judge.instants import instant as judge_instant
 from judge.limits import retry_after
 from judge.problems import every_answer
+
+# The runs these tests start inject faults on purpose: their failures must not land in the
+# example database of the person running the tests (nor in a shared Redis one), or their next
+# `make fuzz` would replay them. A test of the database names its own.
+os.environ["FUZZ_DB"] = "none"
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "openapi"
 API_SPEC = SPEC_DIR / "v1beta.yaml"

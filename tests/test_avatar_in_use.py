@@ -47,7 +47,8 @@ def avatar_in_use() -> Iterator[str]:
 
 
 def environment(base_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAXGOOD_", "FUZZ_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAXGOOD_", "FUZZ_"))} | {"FUZZ_DB": "none"}
     return env | {"MAXGOOD_BASE_URL": base_url, "MAXGOOD_API_KEY": KEY_A,
                   "MAXGOOD_API_KEY_B": KEY_B}
 

@@ -35,7 +35,7 @@ PRE_EXISTING = "2286290b-6474-4f7e-8a1c-6815291bc338"  # Avatar A's owner in the
 def real_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The Avatar-like mock, without admin surface, as the target of `make fuzz`."""
     server = start_in_thread(create_app(MockConfig(seed=SEED, admin=False)))
-    for name in ("FUZZ_FAULTS", "FUZZ_SEED", "HYPOTHESIS_PROFILE", "FUZZ_WORKERS", "FUZZ_DB"):
+    for name in ("FUZZ_FAULTS", "FUZZ_SEED", "HYPOTHESIS_PROFILE", "FUZZ_WORKERS"):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     monkeypatch.setenv("MAXGOOD_BASE_URL", server.base_url)
@@ -184,7 +184,8 @@ def test_the_gate_behind_a_slow_server_is_incomplete_not_passed(tmp_path: Path) 
     # Given the Avatar-like server, answering each request 150 ms late
     server = start_in_thread(create_app(MockConfig(seed=SEED, admin=False,
                                                    chaos="latency=150")))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAXGOOD_", "FUZZ_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAXGOOD_", "FUZZ_"))} | {"FUZZ_DB": "none"}
     env |= {"MAXGOOD_API_KEY": KEY_A, "MAXGOOD_API_KEY_B": KEY_B}
     try:
         # When the gate has 15 seconds: its own checks eat them, the suites get none

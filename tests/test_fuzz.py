@@ -158,7 +158,8 @@ def test_fuzz_redacts_the_keys_of_a_real_server(
 @pytest.mark.xdist_group("fuzz-e2e")
 def test_make_fuzz_finds_a_fault_by_its_rule_and_prints_how_to_replay(tmp_path: Path) -> None:
     # Given the embedded mock with invites that overwrite identity (R2)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAXGOOD_", "FUZZ_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAXGOOD_", "FUZZ_"))} | {"FUZZ_DB": "none"}
     env |= {"FUZZ_MINUTES": "0.1", "FUZZ_SEED": "7", "FUZZ_FAULTS": "invite_overwrites_identity",
             "HYPOTHESIS_PROFILE": "dev"}
     # When the contract suite fuzzes it

@@ -484,7 +484,8 @@ def test_make_fuzz_with_fuzz_probe_owner_judges_r9_on_a_real_server(
     server = mock_factory(*filter(None, [fault]))
     before = server.lists()
     # When make fuzz runs against it with FUZZ_PROBE_OWNER=1 (no suite and one worker: quick)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MAXGOOD_", "FUZZ_"))}
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("MAXGOOD_", "FUZZ_"))} | {"FUZZ_DB": "none"}
     environment |= {"MAXGOOD_BASE_URL": server.base_url, "MAXGOOD_API_KEY": KEY_A,
                     "MAXGOOD_API_KEY_B": KEY_B, "FUZZ_PROBE_OWNER": "1", "FUZZ_MINUTES": "0.1",
                     "FUZZ_WORKERS": "1"}

@@ -373,7 +373,8 @@ def proxy(mock: MockProcess) -> Iterator[Proxy]:
 
 
 def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAXGOOD_", "FUZZ_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAXGOOD_", "FUZZ_"))} | {"FUZZ_DB": "none"}
     return env | {"MAXGOOD_API_KEY": KEY_A, "MAXGOOD_API_KEY_B": KEY_B}
 
 
