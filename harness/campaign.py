@@ -517,23 +517,30 @@ def _all_ended(processes: dict[int, Any], outcomes: dict[int, WorkerOutcome]) ->
     return all(not p.is_alive() for w, p in processes.items() if w not in outcomes)
 
 
+def add_result(report: RunReport, result: SuiteResult, label: str,
+               seen: set[tuple[str, str]]) -> None:
+    """Add `result` to `report`, keeping only findings of a (suite, rule) not `seen` before:
+    a later one is named in a note, as also found by `label`."""
+    kept = []
+    for finding in result.findings:
+        key = (finding.suite, finding.rule)
+        if key in seen:
+            report.notes.append(f"{finding.rule} ({finding.suite}) also found by {label}")
+            continue
+        seen.add(key)
+        kept.append(finding)
+    result.findings = kept
+    report.results.append(result)
+
+
 def fold(report: RunReport, outcomes: list[WorkerOutcome], workers: int) -> None:
     """The workers' outcomes into the one report: one finding per suite and rule (the first
     worker's), the others named in a note."""
-    first: dict[tuple[str, str], int] = {}
+    seen: set[tuple[str, str]] = set()
     for outcome in outcomes:
         label = f"worker {outcome.worker + 1} (seed {outcome.seed})"
         for result in outcome.results:
-            kept = []
-            for finding in result.findings:
-                key = (finding.suite, finding.rule)
-                if key in first:
-                    report.notes.append(f"{finding.rule} ({finding.suite}) also found by {label}")
-                    continue
-                first[key] = outcome.worker
-                kept.append(finding)
-            result.findings = kept
-            report.results.append(result)
+            add_result(report, result, label, seen)
         report.requests = (report.requests or 0) + outcome.requests
         report.invites = (report.invites or 0) + outcome.invites
         prefix = f"{label}: " if workers > 1 else ""

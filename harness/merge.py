@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness.campaign import JSON_NAME, Shard, add_reached, write_json
+from harness.campaign import JSON_NAME, Shard, add_reached, add_result, write_json
 from harness.coverage import Reached
 from harness.report import Finding, SuiteResult
 from harness.reporting import RunReport, merge
@@ -64,21 +64,12 @@ def merge_shards(shards: list[dict[str, Any]]) -> tuple[RunReport, Reached, int]
     report.seconds = max((float(s.get("seconds", 0.0)) for s in shards), default=0.0)
     workers = sum(int(s.get("workers", 1)) for s in shards)
     reached = Reached()
-    first: dict[tuple[str, str], str] = {}
+    seen: set[tuple[str, str]] = set()
     counts = Counter(str(s.get("shard", "1/1")) for s in shards)
     for shard in sorted(shards, key=lambda s: Shard.parse(str(s.get("shard", "1/1"))).index):
         label = f"shard {shard.get('shard', '1/1')}"
         for result in results_of(shard):
-            kept = []
-            for finding in result.findings:
-                key = (finding.suite, finding.rule)
-                if key in first:
-                    report.notes.append(f"{finding.rule} ({finding.suite}) also found by {label}")
-                    continue
-                first[key] = label
-                kept.append(finding)
-            result.findings = kept
-            report.results.append(result)
+            add_result(report, result, label, seen)
         report.incomplete += [f"{label}: {reason}" for reason in shard.get("incomplete", [])]
         report.notes += [f"{label}: {note}" for note in shard.get("notes", [])]
         report.leftovers += [f"{label}: {item}" for item in shard.get("leftovers", [])]
